@@ -64,6 +64,11 @@ export interface InsertChange {
   /** Start LSN of the WAL data that carried this change. */
   readonly lsn: Lsn;
   readonly xid: number;
+  /**
+   * Only with streamed transactions passed through as they arrive (`decodePgoutput` with
+   * `streams: 'passthrough'`): the subtransaction that made this change, when it is not `xid` itself.
+   */
+  readonly subXid?: number;
   readonly bytes: number;
 }
 
@@ -76,6 +81,11 @@ export interface UpdateChange {
   readonly oldKind?: 'key' | 'full';
   readonly lsn: Lsn;
   readonly xid: number;
+  /**
+   * Only with streamed transactions passed through as they arrive (`decodePgoutput` with
+   * `streams: 'passthrough'`): the subtransaction that made this change, when it is not `xid` itself.
+   */
+  readonly subXid?: number;
   readonly bytes: number;
 }
 
@@ -87,6 +97,11 @@ export interface DeleteChange {
   readonly oldKind: 'key' | 'full';
   readonly lsn: Lsn;
   readonly xid: number;
+  /**
+   * Only with streamed transactions passed through as they arrive (`decodePgoutput` with
+   * `streams: 'passthrough'`): the subtransaction that made this change, when it is not `xid` itself.
+   */
+  readonly subXid?: number;
   readonly bytes: number;
 }
 
@@ -97,6 +112,11 @@ export interface TruncateChange {
   readonly restartIdentity: boolean;
   readonly lsn: Lsn;
   readonly xid: number;
+  /**
+   * Only with streamed transactions passed through as they arrive (`decodePgoutput` with
+   * `streams: 'passthrough'`): the subtransaction that made this change, when it is not `xid` itself.
+   */
+  readonly subXid?: number;
   readonly bytes: number;
 }
 
@@ -109,6 +129,11 @@ export interface MessageChange {
   readonly lsn: Lsn;
   /** Absent for a non-transactional message. */
   readonly xid?: number;
+  /**
+   * Only with streamed transactions passed through as they arrive (`decodePgoutput` with
+   * `streams: 'passthrough'`): the subtransaction that made this change, when it is not `xid` itself.
+   */
+  readonly subXid?: number;
   readonly bytes: number;
 }
 
@@ -130,6 +155,12 @@ export interface CommitEvent {
 export interface RollbackEvent {
   readonly kind: 'rollback';
   readonly xid: number;
+  /**
+   * Only a subtransaction of `xid` aborted (streamed transactions passed through as they arrive):
+   * discard the changes of `xid` received since its first change tagged with this `subXid`; the
+   * transaction itself goes on.
+   */
+  readonly subXid?: number;
   readonly bytes: number;
 }
 

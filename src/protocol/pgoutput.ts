@@ -1,0 +1,749 @@
+import { ProtocolError, type ProtocolErrorCode } from './errors.js';
+import type { Lsn } from './lsn.js';
+import type {
+  BeginMessage,
+  BeginPrepareMessage,
+  CommitMessage,
+  CommitPreparedMessage,
+  DeleteMessage,
+  InsertMessage,
+  LogicalDecodingMessage,
+  OriginMessage,
+  PgoutputMessage,
+  PrepareMessage,
+  RelationColumn,
+  RelationMessage,
+  ReplicaIdentity,
+  RollbackPreparedMessage,
+  StreamAbortMessage,
+  StreamCommitMessage,
+  StreamPrepareMessage,
+  StreamStartMessage,
+  TruncateMessage,
+  TypeMessage,
+  UpdateMessage,
+} from './pgoutput-messages.js';
+import { UNCHANGED_TOAST, type PgValue, type Row } from './row.js';
+import { binaryParser, textParser, type BinaryParser, type TextParser, type ValueOptions } from './values.js';
+
+/** The pgoutput `proto_version` a decoder understands. */
+export type PgoutputProtocolVersion = 1 | 2 | 3 | 4;
+
+export interface PgoutputDecoderOptions {
+  /**
+   * The `proto_version` given to START_REPLICATION. Messages of a later version are refused. Default 4,
+   * the newest: every version is a superset of the previous one, so a v4 decoder reads what any server
+   * from 14 to 18 sends.
+   */
+  readonly protocolVersion?: PgoutputProtocolVersion;
+  /**
+   * The `binary` option given to START_REPLICATION. Decides which column converters are prepared when
+   * a Relation message arrives; a column in the other format is still decoded (its converter is made on
+   * first use).
+   */
+  readonly binary?: boolean;
+  /** How column values are converted (see values.ts). */
+  readonly values?: ValueOptions;
+}
+
+/** A relation as the decoder keeps it: the message plus what decoding its rows needs, made once. */
+interface CachedRelation {
+  readonly message: RelationMessage;
+  /** `schema.name`, for error messages. */
+  readonly label: string;
+  readonly names: readonly string[];
+  readonly typeOids: readonly number[];
+  /** Per column; `undefined` until a value of that format is first seen. */
+  readonly textParsers: (TextParser | undefined)[];
+  readonly binaryParsers: (BinaryParser | undefined)[];
+  /** A column named `__proto__` cannot be set by plain assignment without changing the row's prototype. */
+  readonly needsDefineProperty: boolean;
+}
+
+// Tag bytes of "Logical Replication Message Formats".
+const BEGIN = 0x42; // B
+const COMMIT = 0x43; // C
+const ORIGIN = 0x4f; // O
+const RELATION = 0x52; // R
+const TYPE = 0x59; // Y
+const INSERT = 0x49; // I
+const UPDATE = 0x55; // U
+const DELETE = 0x44; // D
+const TRUNCATE = 0x54; // T
+const MESSAGE = 0x4d; // M
+const STREAM_START = 0x53; // S
+const STREAM_STOP = 0x45; // E
+const STREAM_COMMIT = 0x63; // c
+const STREAM_ABORT = 0x41; // A
+const BEGIN_PREPARE = 0x62; // b
+const PREPARE = 0x50; // P
+const COMMIT_PREPARED = 0x4b; // K
+const ROLLBACK_PREPARED = 0x72; // r
+const STREAM_PREPARE = 0x70; // p
+
+// Submessage and TupleData kind bytes.
+const KIND_NEW = 0x4e; // N
+const KIND_KEY = 0x4b; // K
+const KIND_OLD = 0x4f; // O
+const KIND_NULL = 0x6e; // n
+const KIND_UNCHANGED_TOAST = 0x75; // u
+const KIND_TEXT = 0x74; // t
+const KIND_BINARY = 0x62; // b
+
+const MESSAGE_NAMES: ReadonlyMap<number, string> = new Map([
+  [BEGIN, 'Begin'],
+  [COMMIT, 'Commit'],
+  [ORIGIN, 'Origin'],
+  [RELATION, 'Relation'],
+  [TYPE, 'Type'],
+  [INSERT, 'Insert'],
+  [UPDATE, 'Update'],
+  [DELETE, 'Delete'],
+  [TRUNCATE, 'Truncate'],
+  [MESSAGE, 'Message'],
+  [STREAM_START, 'Stream Start'],
+  [STREAM_STOP, 'Stream Stop'],
+  [STREAM_COMMIT, 'Stream Commit'],
+  [STREAM_ABORT, 'Stream Abort'],
+  [BEGIN_PREPARE, 'Begin Prepare'],
+  [PREPARE, 'Prepare'],
+  [COMMIT_PREPARED, 'Commit Prepared'],
+  [ROLLBACK_PREPARED, 'Rollback Prepared'],
+  [STREAM_PREPARE, 'Stream Prepare'],
+]);
+
+/** The protocol version that introduced each message: streaming came with 2, two-phase with 3. */
+const MINIMUM_VERSION: ReadonlyMap<number, PgoutputProtocolVersion> = new Map([
+  [STREAM_START, 2],
+  [STREAM_STOP, 2],
+  [STREAM_COMMIT, 2],
+  [STREAM_ABORT, 2],
+  [BEGIN_PREPARE, 3],
+  [PREPARE, 3],
+  [COMMIT_PREPARED, 3],
+  [ROLLBACK_PREPARED, 3],
+  [STREAM_PREPARE, 3],
+]);
+
+const REPLICA_IDENTITIES: ReadonlyMap<number, ReplicaIdentity> = new Map([
+  [0x64, 'default'], // d
+  [0x6e, 'nothing'], // n
+  [0x66, 'full'], // f
+  [0x69, 'index'], // i
+]);
+
+/** Truncate option bits (TRUNCATE_CASCADE, TRUNCATE_RESTART_SEQS in logicalproto.h). */
+const TRUNCATE_CASCADE = 1;
+const TRUNCATE_RESTART_IDENTITY = 2;
+
+/** Stream Abort's body: xid + subxid, and under v4 with streaming = parallel the abort LSN and time. */
+const STREAM_ABORT_PARALLEL_BODY = 8 + 8 + 8;
+
+/** Messages up to this many bytes are decoded to text in one piece (see PgoutputDecoder#columnText). */
+const SHARED_TEXT_LIMIT = 1024;
+
+function hex(byte: number): string {
+  return `0x${byte.toString(16).padStart(2, '0')}`;
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Decodes pgoutput messages (protocol v1-v4), one XLogData payload at a time, in stream order.
+ *
+ * Stateful, so use one decoder per replication connection: it caches Relation messages by relation id
+ * (rows are decoded against them, straight into `Row` objects keyed by column name, values converted by
+ * type OID), and it follows Stream Start / Stream Stop, because between them every data message carries
+ * the xid of the (sub)transaction it belongs to. Bytes PostgreSQL would not send raise a ProtocolError
+ * with a stable code and the offset into the payload; nothing else escapes.
+ */
+export class PgoutputDecoder {
+  readonly #protocolVersion: PgoutputProtocolVersion;
+  readonly #binary: boolean;
+  readonly #valueOptions: ValueOptions;
+  readonly #relations = new Map<number, CachedRelation>();
+  readonly #types = new Map<number, TypeMessage>();
+  /** Inside a Stream Start .. Stream Stop block. */
+  #inStream = false;
+
+  // The message being decoded: fields instead of a reader object, so the hot path allocates nothing.
+  #data: Buffer = Buffer.alloc(0);
+  #offset = 0;
+  #tag = 0;
+  /** The message's tuple bytes as one string, from `#textStart` on; see #columnText. */
+  #text: string | undefined;
+  #textStart = 0;
+
+  constructor(options: PgoutputDecoderOptions = {}) {
+    const version = options.protocolVersion ?? 4;
+    if (!Number.isInteger(version) || version < 1 || version > 4) {
+      throw new RangeError(`pgoutput protocolVersion must be 1, 2, 3 or 4, got ${String(version)}`);
+    }
+    this.#protocolVersion = version;
+    this.#binary = options.binary ?? false;
+    this.#valueOptions = options.values ?? {};
+  }
+
+  /** The last Relation message seen for `relationId`. */
+  relation(relationId: number): RelationMessage | undefined {
+    return this.#relations.get(relationId)?.message;
+  }
+
+  /** The last Type message seen for `typeOid`. */
+  type(typeOid: number): TypeMessage | undefined {
+    return this.#types.get(typeOid);
+  }
+
+  /** True between a Stream Start and its Stream Stop. */
+  get inStream(): boolean {
+    return this.#inStream;
+  }
+
+  /** Decodes one pgoutput message: the `data` of one XLogData message. */
+  decode(data: Buffer): PgoutputMessage {
+    this.#data = data;
+    this.#offset = 0;
+    this.#text = undefined;
+    if (data.length === 0) {
+      this.#tag = 0;
+      throw new ProtocolError('TRUNCATED', 'empty pgoutput message: expected a tag byte', 0);
+    }
+    const tag = data[0]!;
+    this.#tag = tag;
+    this.#offset = 1;
+    const minimumVersion = MINIMUM_VERSION.get(tag);
+    if (minimumVersion !== undefined && minimumVersion > this.#protocolVersion) {
+      throw new ProtocolError(
+        'UNKNOWN_MESSAGE',
+        `pgoutput ${MESSAGE_NAMES.get(tag) ?? hex(tag)} message needs protocol version ${minimumVersion}, but the decoder was made for version ${this.#protocolVersion}: pass the proto_version given to START_REPLICATION as protocolVersion`,
+        0,
+      );
+    }
+    const message = this.#decodeBody(tag);
+    if (this.#offset !== data.length) {
+      throw new ProtocolError(
+        'TRAILING_BYTES',
+        `${data.length - this.#offset} unexpected bytes after a complete pgoutput ${this.#name()} message`,
+        this.#offset,
+      );
+    }
+    return message;
+  }
+
+  #decodeBody(tag: number): PgoutputMessage {
+    switch (tag) {
+      case INSERT:
+        return this.#insert();
+      case UPDATE:
+        return this.#update();
+      case DELETE:
+        return this.#delete();
+      case BEGIN:
+        return this.#begin();
+      case COMMIT:
+        return this.#commit();
+      case RELATION:
+        return this.#relation();
+      case TYPE:
+        return this.#type();
+      case TRUNCATE:
+        return this.#truncate();
+      case ORIGIN:
+        return this.#origin();
+      case MESSAGE:
+        return this.#logicalMessage();
+      case STREAM_START:
+        return this.#streamStart();
+      case STREAM_STOP:
+        this.#expectStream(true);
+        this.#inStream = false;
+        return { tag: 'stream_stop' };
+      case STREAM_COMMIT:
+        return this.#streamCommit();
+      case STREAM_ABORT:
+        return this.#streamAbort();
+      case BEGIN_PREPARE:
+        return this.#beginPrepare();
+      case PREPARE:
+      case STREAM_PREPARE:
+        return this.#prepare(tag);
+      case COMMIT_PREPARED:
+        return this.#commitPrepared();
+      case ROLLBACK_PREPARED:
+        return this.#rollbackPrepared();
+      default:
+        throw new ProtocolError('UNKNOWN_MESSAGE', `unknown pgoutput message tag ${hex(tag)}: not a pgoutput stream, or a newer protocol`, 0);
+    }
+  }
+
+  // --- transactions -------------------------------------------------------------------------------
+
+  #begin(): BeginMessage {
+    this.#expectStream(false);
+    const finalLsn = this.#lsn('final LSN');
+    const commitTime = this.#timestamp('commit timestamp');
+    const xid = this.#uint32('xid');
+    return { tag: 'begin', finalLsn, commitTime, xid };
+  }
+
+  #commit(): CommitMessage {
+    this.#expectStream(false);
+    const flags = this.#uint8('flags');
+    const commitLsn = this.#lsn('commit LSN');
+    const commitEndLsn = this.#lsn('commit end LSN');
+    const commitTime = this.#timestamp('commit timestamp');
+    return { tag: 'commit', flags, commitLsn, commitEndLsn, commitTime };
+  }
+
+  #origin(): OriginMessage {
+    // Also sent right after Stream Start (with an invalid LSN), so no stream-state check here.
+    const originLsn = this.#lsn('origin LSN');
+    const name = this.#cstring('origin name');
+    return { tag: 'origin', originLsn, name };
+  }
+
+  #streamStart(): StreamStartMessage {
+    this.#expectStream(false);
+    const xid = this.#uint32('xid');
+    const firstSegment = this.#flag('first-segment flag');
+    this.#inStream = true;
+    return { tag: 'stream_start', xid, firstSegment };
+  }
+
+  #streamCommit(): StreamCommitMessage {
+    this.#expectStream(false);
+    const xid = this.#uint32('xid');
+    const flags = this.#uint8('flags');
+    const commitLsn = this.#lsn('commit LSN');
+    const commitEndLsn = this.#lsn('commit end LSN');
+    const commitTime = this.#timestamp('commit timestamp');
+    return { tag: 'stream_commit', xid, flags, commitLsn, commitEndLsn, commitTime };
+  }
+
+  #streamAbort(): StreamAbortMessage {
+    this.#expectStream(false);
+    const body = this.#data.length - this.#offset;
+    // The abort LSN and time are only there under v4 with streaming = parallel; nothing else in the
+    // message says so, but the length does.
+    const parallel = this.#protocolVersion >= 4 && body === STREAM_ABORT_PARALLEL_BODY;
+    const xid = this.#uint32('xid');
+    const subXid = this.#uint32('subtransaction xid');
+    if (!parallel) return { tag: 'stream_abort', xid, subXid };
+    const abortLsn = this.#lsn('abort LSN');
+    const abortTime = this.#timestamp('abort timestamp');
+    return { tag: 'stream_abort', xid, subXid, abortLsn, abortTime };
+  }
+
+  #beginPrepare(): BeginPrepareMessage {
+    this.#expectStream(false);
+    const prepareLsn = this.#lsn('prepare LSN');
+    const prepareEndLsn = this.#lsn('prepare end LSN');
+    const prepareTime = this.#timestamp('prepare timestamp');
+    const xid = this.#uint32('xid');
+    const gid = this.#cstring('gid');
+    return { tag: 'begin_prepare', prepareLsn, prepareEndLsn, prepareTime, xid, gid };
+  }
+
+  #prepare(tag: number): PrepareMessage | StreamPrepareMessage {
+    this.#expectStream(false);
+    const flags = this.#uint8('flags');
+    const prepareLsn = this.#lsn('prepare LSN');
+    const prepareEndLsn = this.#lsn('prepare end LSN');
+    const prepareTime = this.#timestamp('prepare timestamp');
+    const xid = this.#uint32('xid');
+    const gid = this.#cstring('gid');
+    return { tag: tag === PREPARE ? 'prepare' : 'stream_prepare', flags, prepareLsn, prepareEndLsn, prepareTime, xid, gid };
+  }
+
+  #commitPrepared(): CommitPreparedMessage {
+    this.#expectStream(false);
+    const flags = this.#uint8('flags');
+    const commitLsn = this.#lsn('commit LSN');
+    const commitEndLsn = this.#lsn('commit end LSN');
+    const commitTime = this.#timestamp('commit timestamp');
+    const xid = this.#uint32('xid');
+    const gid = this.#cstring('gid');
+    return { tag: 'commit_prepared', flags, commitLsn, commitEndLsn, commitTime, xid, gid };
+  }
+
+  #rollbackPrepared(): RollbackPreparedMessage {
+    this.#expectStream(false);
+    const flags = this.#uint8('flags');
+    const prepareEndLsn = this.#lsn('prepare end LSN');
+    const rollbackEndLsn = this.#lsn('rollback end LSN');
+    const prepareTime = this.#timestamp('prepare timestamp');
+    const rollbackTime = this.#timestamp('rollback timestamp');
+    const xid = this.#uint32('xid');
+    const gid = this.#cstring('gid');
+    return { tag: 'rollback_prepared', flags, prepareEndLsn, rollbackEndLsn, prepareTime, rollbackTime, xid, gid };
+  }
+
+  // --- schema -------------------------------------------------------------------------------------
+
+  #relation(): RelationMessage {
+    const xid = this.#streamXid();
+    const relationId = this.#uint32('relation id');
+    const schema = this.#cstring('namespace');
+    const name = this.#cstring('relation name');
+    const identityAt = this.#offset;
+    const replicaIdentity = REPLICA_IDENTITIES.get(this.#uint8('replica identity'));
+    if (replicaIdentity === undefined) {
+      throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: replica identity must be one of d, n, f, i, got ${hex(this.#data[identityAt]!)}`, identityAt);
+    }
+    const countAt = this.#offset;
+    const count = this.#int16('column count');
+    if (count < 0) throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: negative column count ${count}`, countAt);
+    const columns: RelationColumn[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const flagsAt = this.#offset;
+      const flags = this.#uint8('column flags');
+      if (flags > 1) throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: column flags must be 0 or 1, got ${flags}`, flagsAt);
+      const nameAt = this.#offset;
+      const columnName = this.#cstring('column name');
+      if (seen.has(columnName)) {
+        throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: column ${JSON.stringify(columnName)} appears twice`, nameAt);
+      }
+      seen.add(columnName);
+      const typeOid = this.#uint32('column type oid');
+      const typeMod = this.#int32('column type modifier');
+      columns.push({ isKey: flags === 1, name: columnName, typeOid, typeMod });
+    }
+    const message: RelationMessage =
+      xid === undefined
+        ? { tag: 'relation', relationId, schema, name, replicaIdentity, columns }
+        : { tag: 'relation', xid, relationId, schema, name, replicaIdentity, columns };
+    this.#relations.set(relationId, this.#prepareRelation(message));
+    return message;
+  }
+
+  #prepareRelation(message: RelationMessage): CachedRelation {
+    const names = message.columns.map((c) => c.name);
+    const typeOids = message.columns.map((c) => c.typeOid);
+    const textParsers: (TextParser | undefined)[] = typeOids.map((oid) => (this.#binary ? undefined : textParser(oid, this.#valueOptions)));
+    const binaryParsers: (BinaryParser | undefined)[] = typeOids.map((oid) => (this.#binary ? binaryParser(oid, this.#valueOptions) : undefined));
+    return {
+      message,
+      label: `${message.schema === '' ? 'pg_catalog' : message.schema}.${message.name}`,
+      names,
+      typeOids,
+      textParsers,
+      binaryParsers,
+      needsDefineProperty: names.includes('__proto__'),
+    };
+  }
+
+  #type(): TypeMessage {
+    const xid = this.#streamXid();
+    const typeOid = this.#uint32('type oid');
+    const schema = this.#cstring('namespace');
+    const name = this.#cstring('type name');
+    const message: TypeMessage = xid === undefined ? { tag: 'type', typeOid, schema, name } : { tag: 'type', xid, typeOid, schema, name };
+    this.#types.set(typeOid, message);
+    return message;
+  }
+
+  // --- rows ---------------------------------------------------------------------------------------
+
+  #insert(): InsertMessage {
+    const xid = this.#streamXid();
+    const relation = this.#rowRelation();
+    this.#expectSubmessage(KIND_NEW, 'N (new tuple)');
+    const row = this.#tuple(relation);
+    const relationId = relation.message.relationId;
+    return xid === undefined ? { tag: 'insert', relationId, new: row } : { tag: 'insert', xid, relationId, new: row };
+  }
+
+  #update(): UpdateMessage {
+    const xid = this.#streamXid();
+    const relation = this.#rowRelation();
+    const relationId = relation.message.relationId;
+    let key: Row | undefined;
+    let old: Row | undefined;
+    const kindAt = this.#offset;
+    const kind = this.#uint8('submessage kind');
+    if (kind === KIND_KEY) key = this.#tuple(relation);
+    else if (kind === KIND_OLD) old = this.#tuple(relation);
+    else if (kind !== KIND_NEW) throw this.#unexpectedSubmessage(kind, 'K, O or N', kindAt);
+    if (kind !== KIND_NEW) this.#expectSubmessage(KIND_NEW, 'N (new tuple)');
+    const row = this.#tuple(relation);
+    return {
+      tag: 'update',
+      ...(xid === undefined ? {} : { xid }),
+      relationId,
+      ...(key === undefined ? {} : { key }),
+      ...(old === undefined ? {} : { old }),
+      new: row,
+    };
+  }
+
+  #delete(): DeleteMessage {
+    const xid = this.#streamXid();
+    const relation = this.#rowRelation();
+    const relationId = relation.message.relationId;
+    const kindAt = this.#offset;
+    const kind = this.#uint8('submessage kind');
+    if (kind !== KIND_KEY && kind !== KIND_OLD) throw this.#unexpectedSubmessage(kind, 'K or O', kindAt);
+    const row = this.#tuple(relation);
+    const tuple = kind === KIND_KEY ? { key: row } : { old: row };
+    return xid === undefined ? { tag: 'delete', relationId, ...tuple } : { tag: 'delete', xid, relationId, ...tuple };
+  }
+
+  #truncate(): TruncateMessage {
+    const xid = this.#streamXid();
+    const countAt = this.#offset;
+    const count = this.#int32('relation count');
+    if (count < 0) throw new ProtocolError('MALFORMED', `Truncate: negative relation count ${count}`, countAt);
+    const optionsAt = this.#offset;
+    const options = this.#uint8('options');
+    if ((options & ~(TRUNCATE_CASCADE | TRUNCATE_RESTART_IDENTITY)) !== 0) {
+      throw new ProtocolError('MALFORMED', `Truncate: unknown option bits ${hex(options)} (only 1 = CASCADE and 2 = RESTART IDENTITY exist)`, optionsAt);
+    }
+    // Checked before allocating, so a corrupted count cannot ask for a huge array.
+    if (count * 4 > this.#data.length - this.#offset) throw this.#truncated(`${count} relation ids`, count * 4, this.#offset);
+    const relationIds: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const idAt = this.#offset;
+      const relationId = this.#uint32('relation id');
+      if (!this.#relations.has(relationId)) throw this.#unknownRelation(relationId, idAt);
+      relationIds.push(relationId);
+    }
+    const cascade = (options & TRUNCATE_CASCADE) !== 0;
+    const restartIdentity = (options & TRUNCATE_RESTART_IDENTITY) !== 0;
+    return xid === undefined
+      ? { tag: 'truncate', cascade, restartIdentity, relationIds }
+      : { tag: 'truncate', xid, cascade, restartIdentity, relationIds };
+  }
+
+  #logicalMessage(): LogicalDecodingMessage {
+    const xid = this.#streamXid();
+    const transactional = this.#flag('flags');
+    const lsn = this.#lsn('message LSN');
+    const prefix = this.#cstring('prefix');
+    const lengthAt = this.#offset;
+    const length = this.#int32('content length');
+    if (length < 0) throw new ProtocolError('MALFORMED', `Message ${JSON.stringify(prefix)}: negative content length ${length}`, lengthAt);
+    const start = this.#need(length, 'content');
+    // A copy: the payload may be a view into a larger frame the caller reuses or wants collected.
+    const content = Buffer.from(this.#data.subarray(start, start + length));
+    return xid === undefined
+      ? { tag: 'message', transactional, lsn, prefix, content }
+      : { tag: 'message', xid, transactional, lsn, prefix, content };
+  }
+
+  #rowRelation(): CachedRelation {
+    const at = this.#offset;
+    const relationId = this.#uint32('relation id');
+    const relation = this.#relations.get(relationId);
+    if (relation === undefined) throw this.#unknownRelation(relationId, at);
+    return relation;
+  }
+
+  /**
+   * TupleData: Int16 column count, then per column a kind byte and, for `t` and `b`, an Int32 length
+   * and the value. The hot path: one object per row, fields read straight off the buffer.
+   */
+  #tuple(relation: CachedRelation): Row {
+    const data = this.#data;
+    const end = data.length;
+    let at = this.#offset;
+    if (end - at < 2) throw this.#truncated('TupleData column count', 2, at);
+    const count = data.readInt16BE(at);
+    const names = relation.names;
+    if (count !== names.length) {
+      throw new ProtocolError(
+        'MALFORMED',
+        `${this.#name()}: TupleData has ${count} columns but relation ${relation.label} (id ${relation.message.relationId}) has ${names.length}; its Relation message and rows disagree`,
+        at,
+      );
+    }
+    at += 2;
+    const row: Record<string, PgValue> = {};
+    for (let column = 0; column < count; column++) {
+      if (at >= end) throw this.#truncated('TupleData column kind', 1, at);
+      const kind = data[at]!;
+      let value: PgValue;
+      if (kind === KIND_TEXT || kind === KIND_BINARY) {
+        if (end - at < 5) throw this.#truncated('TupleData value length', 4, at + 1);
+        const length = data.readInt32BE(at + 1);
+        const start = at + 5;
+        if (length < 0) throw new ProtocolError('MALFORMED', `${this.#name()}: negative value length ${length} in column ${JSON.stringify(names[column])}`, at + 1);
+        if (length > end - start) throw this.#truncated(`value of column ${JSON.stringify(names[column])}`, length, start);
+        at = start + length;
+        value = kind === KIND_TEXT ? this.#textValue(relation, column, start, at) : this.#binaryValue(relation, column, start, at);
+      } else if (kind === KIND_NULL) {
+        value = null;
+        at += 1;
+      } else if (kind === KIND_UNCHANGED_TOAST) {
+        value = UNCHANGED_TOAST;
+        at += 1;
+      } else {
+        throw new ProtocolError(
+          'UNKNOWN_TUPLE_KIND',
+          `${this.#name()}: TupleData kind ${hex(kind)} in column ${JSON.stringify(names[column])} of ${relation.label} is none of n, u, t, b`,
+          at,
+        );
+      }
+      if (relation.needsDefineProperty) {
+        Object.defineProperty(row, names[column]!, { value, enumerable: true, writable: true, configurable: true });
+      } else {
+        row[names[column]!] = value;
+      }
+    }
+    this.#offset = at;
+    return row;
+  }
+
+  #textValue(relation: CachedRelation, column: number, start: number, end: number): PgValue {
+    const parse = relation.textParsers[column] ?? (relation.textParsers[column] = textParser(relation.typeOids[column]!, this.#valueOptions));
+    const text = this.#columnText(start, end);
+    try {
+      return parse(text);
+    } catch (error) {
+      throw this.#valueError(relation, column, 'text', start, error);
+    }
+  }
+
+  #binaryValue(relation: CachedRelation, column: number, start: number, end: number): PgValue {
+    const parse =
+      relation.binaryParsers[column] ?? (relation.binaryParsers[column] = binaryParser(relation.typeOids[column]!, this.#valueOptions));
+    try {
+      return parse(this.#data.subarray(start, end));
+    } catch (error) {
+      throw this.#valueError(relation, column, 'binary', start, error);
+    }
+  }
+
+  /**
+   * The text of a `t` column. Turning bytes into a string costs a call into C++ each time, which for
+   * the short values of a typical row costs more than the conversion itself. So a small message is
+   * decoded once, from its first tuple to its end, and columns are cut from that string: exact when
+   * the string has one UTF-16 unit per byte, which holds exactly when every byte is ASCII (each
+   * multi-byte UTF-8 sequence yields fewer units than bytes, and nothing yields more). A substring of
+   * 13 or more characters shares the message string instead of copying it, so only messages up to
+   * SHARED_TEXT_LIMIT bytes are cut this way: a kept value then holds on to at most that much.
+   */
+  #columnText(start: number, end: number): string {
+    const data = this.#data;
+    let text = this.#text;
+    if (text === undefined) {
+      const from = this.#offset;
+      text = data.length - from <= SHARED_TEXT_LIMIT ? data.toString('utf8', from) : '';
+      if (text.length !== data.length - from) text = '';
+      this.#text = text;
+      this.#textStart = from;
+    }
+    if (text === '') return data.toString('utf8', start, end);
+    return text.substring(start - this.#textStart, end - this.#textStart);
+  }
+
+  /** A converter refused a value: a ProtocolError naming the column, whatever the converter threw. */
+  #valueError(relation: CachedRelation, column: number, format: 'text' | 'binary', at: number, error: unknown): ProtocolError {
+    const code: ProtocolErrorCode = error instanceof ProtocolError ? error.code : 'MALFORMED';
+    return new ProtocolError(
+      code,
+      `${this.#name()}: column ${JSON.stringify(relation.names[column])} of ${relation.label} (type oid ${relation.typeOids[column]!}, ${format}) is not a valid value: ${describeError(error)}`,
+      at,
+      { cause: error },
+    );
+  }
+
+  // --- field readers ------------------------------------------------------------------------------
+
+  #name(): string {
+    return `pgoutput ${MESSAGE_NAMES.get(this.#tag) ?? 'message'}`;
+  }
+
+  /** Claims `length` bytes at the current offset and returns where they start. */
+  #need(length: number, what: string): number {
+    const at = this.#offset;
+    if (length > this.#data.length - at) throw this.#truncated(what, length, at);
+    this.#offset = at + length;
+    return at;
+  }
+
+  #truncated(what: string, length: number, at: number): ProtocolError {
+    const left = Math.max(0, this.#data.length - at);
+    return new ProtocolError('TRUNCATED', `${this.#name()} is cut short: ${what} needs ${length} bytes, ${left} left`, at);
+  }
+
+  #uint8(what: string): number {
+    return this.#data[this.#need(1, what)]!;
+  }
+
+  /** An Int8 that PostgreSQL only ever sets to 0 or 1. */
+  #flag(what: string): boolean {
+    const at = this.#offset;
+    const value = this.#uint8(what);
+    if (value > 1) throw new ProtocolError('MALFORMED', `${this.#name()}: ${what} must be 0 or 1, got ${value}`, at);
+    return value === 1;
+  }
+
+  #int16(what: string): number {
+    return this.#data.readInt16BE(this.#need(2, what));
+  }
+
+  #int32(what: string): number {
+    return this.#data.readInt32BE(this.#need(4, what));
+  }
+
+  /** Oids and xids: PostgreSQL writes them with pq_sendint32, but they are unsigned. */
+  #uint32(what: string): number {
+    return this.#data.readUInt32BE(this.#need(4, what));
+  }
+
+  #lsn(what: string): Lsn {
+    return this.#data.readBigUInt64BE(this.#need(8, what));
+  }
+
+  /** TimestampTz: signed microseconds since 2000-01-01 UTC. */
+  #timestamp(what: string): bigint {
+    return this.#data.readBigInt64BE(this.#need(8, what));
+  }
+
+  #cstring(what: string): string {
+    const start = this.#offset;
+    const nul = start < this.#data.length ? this.#data.indexOf(0, start) : -1;
+    if (nul === -1) {
+      throw new ProtocolError('TRUNCATED', `${this.#name()} is cut short: ${what} has no terminating NUL byte`, start);
+    }
+    this.#offset = nul + 1;
+    return this.#data.toString('utf8', start, nul);
+  }
+
+  /** Between Stream Start and Stream Stop, data messages begin with the (sub)transaction's xid. */
+  #streamXid(): number | undefined {
+    return this.#inStream ? this.#uint32('xid') : undefined;
+  }
+
+  #expectStream(inside: boolean): void {
+    if (this.#inStream === inside) return;
+    throw new ProtocolError(
+      'MALFORMED',
+      inside
+        ? `${this.#name()} outside a streamed block: no Stream Start came before it`
+        : `${this.#name()} inside a streamed block: Stream Stop did not come before it`,
+      0,
+    );
+  }
+
+  #expectSubmessage(kind: number, expected: string): void {
+    const at = this.#offset;
+    const actual = this.#uint8('submessage kind');
+    if (actual !== kind) throw this.#unexpectedSubmessage(actual, expected, at);
+  }
+
+  #unexpectedSubmessage(actual: number, expected: string, at: number): ProtocolError {
+    return new ProtocolError('MALFORMED', `${this.#name()}: expected tuple ${expected}, got ${hex(actual)}`, at);
+  }
+
+  #unknownRelation(relationId: number, at: number): ProtocolError {
+    return new ProtocolError(
+      'UNKNOWN_RELATION',
+      `${this.#name()} refers to relation id ${relationId}, but no Relation message announced it: decode every message of the stream, in order, with one decoder`,
+      at,
+    );
+  }
+}

@@ -1,0 +1,8 @@
+export {
+  MemoryTarget,
+  memoryTarget,
+  MemoryTargetError,
+  type MemoryChange,
+  type MemoryTableOptions,
+  type MemoryTargetOptions,
+} from './memory-target.js';

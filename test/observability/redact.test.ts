@@ -1,0 +1,79 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { redactConnectionString, redactDeep, redactSecrets } from '../../src/observability/redact.js';
+
+/** Passwords with the characters that break naive patterns: @ / : ? & = ' " \ and spaces. */
+const password = fc
+  .string({ minLength: 1, maxLength: 20, unit: fc.constantFrom(...'abcXYZ019@/:?&=#%\'"\\ !$'.split('')) })
+  .map((text) => `Pw9${text}`);
+
+describe('redactConnectionString', () => {
+  it.each([
+    ['postgresql://laredo:hunter2@db:5432/app', 'postgresql://laredo:***@db:5432/app'],
+    ['postgres://laredo:p%40ss@db/app?sslmode=require', 'postgres://laredo:***@db/app?sslmode=require'],
+    ['postgresql://laredo:p@ss/w@rd@db/app', 'postgresql://laredo:***@db/app'],
+    ['postgresql://db/app?user=laredo&password=hunter2&sslmode=require', 'postgresql://db/app?user=laredo&password=***&sslmode=require'],
+    ["host=db user=laredo password='hunter 2' dbname=app", "host=db user=laredo password='***' dbname=app"],
+    ['host=db password=hunter2 dbname=app', 'host=db password=*** dbname=app'],
+    ['postgresql://laredo@db/app', 'postgresql://laredo@db/app'],
+  ])('masks the password of %s', (connection, redacted) => {
+    expect(redactConnectionString(connection)).toBe(redacted);
+  });
+
+  it('never leaves a password in a URL, encoded or not, or in a key/value string', () => {
+    fc.assert(
+      fc.property(password, (secret) => {
+        const encoded = encodeURIComponent(secret);
+        expect(redactConnectionString(`postgresql://laredo:${encoded}@db:5432/app`)).not.toContain(encoded);
+        const quoted = `'${secret.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+        expect(redactConnectionString(`host=db password=${quoted} dbname=app`)).not.toContain(secret);
+        expect(redactConnectionString(`host=db password=${encoded} dbname=app`)).not.toContain(encoded);
+        if (!/[\s"'`]/.test(secret)) {
+          expect(redactConnectionString(`postgresql://laredo:${secret}@db/app`)).not.toContain(secret);
+        }
+      }),
+    );
+  });
+});
+
+describe('redactSecrets', () => {
+  it('masks connection strings inside longer text, and authorization headers', () => {
+    expect(redactSecrets('connect to postgresql://u:hunter2@db/app failed: timeout')).toBe('connect to postgresql://u:***@db/app failed: timeout');
+    expect(redactSecrets('Authorization: Bearer abc.def.ghi')).toBe('Authorization: Bearer ***');
+    expect(redactSecrets('auth_header = "Basic dXNlcjpwYXNz"')).toBe('auth_header = "Basic ***"');
+    expect(redactSecrets('{"password":"hunter2","user":"u"}')).toBe('{"password":"***","user":"u"}');
+    expect(redactSecrets('PGPASSWORD=hunter2 psql')).toBe('PGPASSWORD=*** psql');
+  });
+
+  it('leaves text without secrets alone', () => {
+    expect(redactSecrets('slot laredo_main confirmed 0/16B3748')).toBe('slot laredo_main confirmed 0/16B3748');
+    expect(redactSecrets('https://example.com/sync')).toBe('https://example.com/sync');
+  });
+});
+
+describe('redactDeep', () => {
+  it('masks secret-named properties whole and secrets inside other strings, at any depth', () => {
+    const record = {
+      source: 'pg_main',
+      options: { connection: 'postgresql://u:hunter2@db/app', password: 'hunter2', headers: { Authorization: 'Bearer t0ken' } },
+      list: ['password=hunter2', 3, null],
+      authHeader: 'Bearer t0ken',
+    };
+    const redacted = redactDeep(record);
+    expect(redacted).toEqual({
+      source: 'pg_main',
+      options: { connection: 'postgresql://u:***@db/app', password: '***', headers: { Authorization: '***' } },
+      list: ['password=***', 3, null],
+      authHeader: '***',
+    });
+    expect(JSON.stringify(redacted)).not.toContain('hunter2');
+    expect(record.options.password).toBe('hunter2');
+  });
+
+  it('stops at cycles and at the depth limit instead of recursing forever', () => {
+    const cyclic: Record<string, unknown> = { name: 'a' };
+    cyclic['self'] = cyclic;
+    expect(redactDeep(cyclic)).toEqual({ name: 'a', self: '[…]' });
+    expect(redactDeep({ a: { b: { c: 1 } } }, 2)).toEqual({ a: { b: '[…]' } });
+  });
+});
