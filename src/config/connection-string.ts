@@ -2,6 +2,8 @@
 // `postgresql://` URL or `key=value` pairs. A misspelt parameter is an error rather than ignored, because
 // the usual victim is `sslmode`, and a silently ignored `sslmod=require` means an unencrypted connection.
 // Messages never contain the value: it usually holds a password.
+import { parseConnectionString } from '../streams/connection.js';
+import { ConnectionStringError } from '../streams/errors.js';
 import { ConfigValueError } from './errors.js';
 import { didYouMean } from './suggest.js';
 
@@ -32,8 +34,24 @@ export interface ConnectionSummary {
   readonly parameters: readonly string[];
 }
 
-/** Throws `ConfigValueError` when `connection` is not a libpq connection string. */
+/**
+ * Throws `ConfigValueError` when `connection` is not a connection string laredo can use: first the
+ * libpq syntax (with "did you mean" and without ever echoing a fragment of a malformed password), then
+ * laredo's own connection layer (src/streams/connection.ts), so that a file `laredo check` accepts is
+ * one `laredo run` can connect with (it supports a subset of libpq's parameters, one host).
+ */
 export function checkConnectionString(connection: string): ConnectionSummary {
+  const summary = checkSyntax(connection);
+  try {
+    parseConnectionString(connection);
+  } catch (error) {
+    if (!(error instanceof ConnectionStringError)) throw error;
+    throw new ConfigValueError(error.message.replace(/^invalid connection string: /, 'is not usable by laredo: '));
+  }
+  return summary;
+}
+
+function checkSyntax(connection: string): ConnectionSummary {
   const text = connection.trim();
   if (text === '') throw new ConfigValueError(`is empty: ${FORMS}`);
   if (URL_SCHEME.test(text)) return checkUrl(text);

@@ -8,13 +8,12 @@ import { ConfigError, ConfigValueError, type ConfigIssue } from './errors.js';
 import { bool } from './fields.js';
 import type { UnknownKeyParams } from './fields.js';
 import { readHoconFile } from './hocon.js';
-import { checkSourceId, parseTableKey } from './names.js';
+import { canonicalTableKey, checkSourceId, parseTableKey } from './names.js';
 import { formatPath, locateKeys, type PathSegment } from './paths.js';
 import { configSchema, OBSERVABILITY_DEFAULTS, type ParsedConfig, type ParsedSource, type ParsedTarget } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { describeInput } from './describe.js';
 import type { LaredoConfig, TableConfig, TargetConfig } from './types.js';
-import { tableKey } from '../model/table.js';
 
 /**
  * Reads, validates and maps the config `file`. `${VAR}` substitutions and `LAREDO_SOURCES_<ID>_<KEY>`
@@ -234,8 +233,8 @@ function toLaredoConfig(file: string, parsed: ParsedConfig): LaredoConfig {
 
   const sources: Record<string, PostgresSourceOptions> = {};
   for (const [id, source] of Object.entries(parsed.sources)) {
-    const tableNames = tables.filter((table) => table.source === id).map((table) => tableKey(table.schema, table.table));
-    sources[id] = toSourceOptions(source, tableNames);
+    const tableNames = tables.filter((table) => table.source === id).map(canonicalTableKey);
+    sources[id] = { ...toSourceOptions(source, tableNames), stateDir: parsed.state_dir };
   }
 
   const metricsPort = parsed.observability?.metrics?.port ?? parsed.health?.http_port;
@@ -262,7 +261,8 @@ function toLaredoConfig(file: string, parsed: ParsedConfig): LaredoConfig {
 function toSourceOptions(source: ParsedSource, tableNames: readonly string[]): PostgresSourceOptions {
   const publicationTables: Record<string, PublicationTableOptions> = {};
   for (const [key, options] of Object.entries(source.publication?.tables ?? {})) {
-    publicationTables[key] = definedOnly({ where: options.where, columns: options.columns });
+    // crossCheck has parsed every key; `orders` and `public.orders` become the same table.
+    publicationTables[canonicalTableKey(parseTableKey(key))] = definedOnly({ where: options.where, columns: options.columns });
   }
   for (const name of tableNames) publicationTables[name] ??= {};
   const publication = source.publication;

@@ -1,4 +1,6 @@
 // Names the config file gives to things in PostgreSQL and in laredo.
+import { InvalidNameError } from '../streams/errors.js';
+import { formatTableName, parseTableName } from '../streams/identifiers.js';
 import { ConfigValueError } from './errors.js';
 import { describeInput } from './describe.js';
 
@@ -47,18 +49,24 @@ export interface QualifiedTable {
 }
 
 /**
- * Splits a `schema.table` key. Names are the exact catalog names (as `pg_class.relname` has them), not
- * SQL: no quoting and no case folding, so `public.Orders` is the table created as `"Orders"`.
+ * Splits a `publication.tables` key with the source's own parser (src/streams/identifiers.ts), so the
+ * file accepts exactly the names the source does: `schema.table`, `table` (schema public), or with
+ * double quotes around a part holding a dot or a quote (`"my.schema".orders`). Names are the exact
+ * catalog names, not SQL: no case folding, so `public.Orders` is the table created as `"Orders"`.
  */
 export function parseTableKey(key: string): QualifiedTable {
-  const parts = key.split('.');
-  if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-    throw new ConfigValueError(`${describeInput(key)} is not a table: write "schema.table", e.g. "public.orders" (quoted, because of the dot)`);
+  try {
+    const { schema, name } = parseTableName(key, 'table');
+    return { schema, table: name };
+  } catch (error) {
+    if (!(error instanceof InvalidNameError)) throw error;
+    throw new ConfigValueError(error.message.replace(/^table: /, ''));
   }
-  const [schema, table] = parts as [string, string];
-  checkIdentifier(schema, 'schema');
-  checkIdentifier(table, 'table');
-  return { schema, table };
+}
+
+/** The one spelling of a table that both `publication.tables` keys and `tables[]` entries map to. */
+export function canonicalTableKey(table: QualifiedTable): string {
+  return formatTableName({ schema: table.schema, name: table.table });
 }
 
 /** A schema, table or column name as PostgreSQL stores it. */

@@ -79,7 +79,7 @@ const publication = section({
 });
 
 const reconnect = section({
-  max_attempts: optional(integer(1)),
+  max_attempts: optional(integer(0)),
   initial_backoff: optional(duration),
   max_backoff: optional(duration),
   backoff_multiplier: optional(decimal(1, 100)),

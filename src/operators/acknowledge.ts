@@ -34,7 +34,15 @@ export interface AcknowledgeOptions extends TargetActorOptions {
   readonly onStopTimeout?: (error: DrainTimeoutError) => void;
   /** Runs the stop timeout; TestScheduler in tests. Default asyncScheduler. */
   readonly scheduler?: SchedulerLike;
+  /**
+   * Told, in order, when a reset, baseline-complete or commit event has become durable in every target
+   * (with everything before it): e.g. to record that a table's baseline is safe.
+   */
+  readonly onDurable?: (event: DurableNotice) => void;
 }
+
+/** The events `onDurable` reports: small ones, so holding them until durable costs nothing. */
+export type DurableNotice = Extract<SourceEvent, { kind: 'reset' | 'baseline-complete' | 'commit' }>;
 
 /** Long enough for a target to finish an fsync or an HTTP request, short enough for a deploy's stop grace period. */
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
@@ -45,6 +53,8 @@ interface PendingEvent {
   /** The position this event lets us confirm, if any. */
   readonly position: Lsn | undefined;
   readonly bytes: number;
+  /** Reported to `onDurable` once durable. */
+  readonly notice?: DurableNotice;
 }
 
 /**
@@ -67,7 +77,7 @@ interface PendingEvent {
 export function acknowledge(targets: readonly Target[], options: AcknowledgeOptions = {}): OperatorFunction<SourceEvent, Lsn> {
   const stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
   if (!(stopTimeoutMs >= 0)) {
-    throw new InvalidOperatorOptionError('stopTimeout', `must be a number of ms >= 0, got ${String(stopTimeoutMs)}`);
+    throw new InvalidOperatorOptionError('acknowledge.stopTimeoutMs', `must be a number of ms >= 0, got ${String(stopTimeoutMs)}`);
   }
   const scheduler = options.scheduler ?? asyncScheduler;
   const closeTargets = options.closeTargets ?? true;
@@ -98,6 +108,7 @@ export function acknowledge(targets: readonly Target[], options: AcknowledgeOpti
           pending.shift();
           if (head.bytes > 0) budget?.release(head.bytes);
           if (head.position !== undefined && head.position > best) best = head.position;
+          if (head.notice !== undefined) options.onDurable?.(head.notice);
         }
         if (best > lastEmitted) {
           lastEmitted = best;
@@ -134,7 +145,14 @@ export function acknowledge(targets: readonly Target[], options: AcknowledgeOpti
         else if (event.kind === 'rollback' && event.subXid === undefined) openTransactions.delete(event.xid);
         lastTargetSequence = sequence;
         // Queued before posting: a target that completes synchronously confirms it during post().
-        pending.push({ requires: sequence, position: event.kind === 'commit' ? event.commitEndLsn : undefined, bytes: event.bytes });
+        const notice =
+          options.onDurable !== undefined && (event.kind === 'reset' || event.kind === 'baseline-complete' || event.kind === 'commit') ? event : undefined;
+        pending.push({
+          requires: sequence,
+          position: event.kind === 'commit' ? event.commitEndLsn : undefined,
+          bytes: event.bytes,
+          ...(notice === undefined ? {} : { notice }),
+        });
         for (const actor of actors) {
           actor.post(sequence, event);
           if (subscriber.closed) return;

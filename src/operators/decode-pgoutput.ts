@@ -71,7 +71,8 @@ export interface DecodePgoutputOptions {
  * its bytes until Stream Commit would stall the reader on the budget before the commit could arrive.
  *
  * Bytes PostgreSQL would not send, or messages out of order (a change outside a transaction, a
- * commit without begin), error with a ProtocolError (not retryable).
+ * commit without begin), error with a ProtocolError (not retryable). Before any error or completion,
+ * bytes not yet given to an event go out in a `progress` event with walEnd 0/0.
  */
 export function decodePgoutput(options: DecodePgoutputOptions = {}): OperatorFunction<Buffer, SourceEvent> {
   return (frames: Observable<Buffer>): Observable<SourceEvent> =>
@@ -80,17 +81,21 @@ export function decodePgoutput(options: DecodePgoutputOptions = {}): OperatorFun
       const emit = (event: SourceEvent): void => {
         subscriber.next(event);
       };
+      // On error too, bytes not yet given to an event go out first, so a budget that outlives this
+      // connection (acknowledge placed after reconnect) gets every byte back.
+      const fail = (error: unknown): void => {
+        decoder.finish(emit);
+        subscriber.error(error);
+      };
       return frames.subscribe({
         next: (frame) => {
           try {
             decoder.push(frame, emit);
           } catch (error) {
-            subscriber.error(error);
+            fail(error);
           }
         },
-        error: (error: unknown) => {
-          subscriber.error(error);
-        },
+        error: fail,
         complete: () => {
           decoder.finish(emit);
           subscriber.complete();

@@ -13,7 +13,7 @@ export interface RetryInfo {
   readonly error: unknown;
 }
 
-export interface ReconnectOptions<T> {
+export interface ReconnectOperatorOptions<T> {
   /** Which failures a reconnect can cure. Default: `isRetryable` (a LaredoError with `retryable`). */
   readonly shouldRetry?: (error: unknown) => boolean;
   /**
@@ -39,7 +39,7 @@ export interface ReconnectOptions<T> {
  * Built on `retry({ delay })`: the failed subscription is torn down before the wait, so the source
  * (the per-connection pipeline) closes its socket before the next one opens.
  */
-export function reconnect<T>(policy: Partial<BackoffPolicy> = {}, options: ReconnectOptions<T> = {}): MonoTypeOperatorFunction<T> {
+export function reconnect<T>(policy: Partial<BackoffPolicy> = {}, options: ReconnectOperatorOptions<T> = {}): MonoTypeOperatorFunction<T> {
   const resolved = resolveBackoffPolicy(policy);
   const shouldRetry = options.shouldRetry ?? isRetryable;
   const resetWhen = options.resetWhen ?? (() => true);

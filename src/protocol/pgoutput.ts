@@ -56,8 +56,10 @@ interface CachedRelation {
   /** Per column; `undefined` until a value of that format is first seen. */
   readonly textParsers: (TextParser | undefined)[];
   readonly binaryParsers: (BinaryParser | undefined)[];
-  /** A column named `__proto__` cannot be set by plain assignment without changing the row's prototype. */
-  readonly needsDefineProperty: boolean;
+  /** Makes the row object from `values`; see rowBuilder. */
+  readonly buildRow: (values: readonly PgValue[]) => Row;
+  /** Scratch space for one tuple's values, reused for every row of this relation. */
+  readonly values: PgValue[];
 }
 
 // Tag bytes of "Logical Replication Message Formats".
@@ -142,12 +144,56 @@ const STREAM_ABORT_PARALLEL_BODY = 8 + 8 + 8;
 /** Messages up to this many bytes are decoded to text in one piece (see PgoutputDecoder#columnText). */
 const SHARED_TEXT_LIMIT = 1024;
 
+/**
+ * `buffer.toString('utf8', start, end)` without its argument checks and encoding lookup, which cost
+ * more than the decoding for short values. `utf8Slice` is what toString calls; it is not in Node's
+ * typings, so fall back to toString where it is missing.
+ */
+const utf8: (data: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as { utf8Slice?: unknown }).utf8Slice === 'function'
+    ? (data, start, end) => (data as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(start, end)
+    : (data, start, end) => data.toString('utf8', start, end);
+
+/**
+ * A function that makes a relation's row object from its column values. Adding properties one by
+ * one under names known only at run time makes V8 look up a shape transition for every column of
+ * every row; an object literal with the names written out gets its shape at once, several times
+ * faster on the hot path. So the literal is generated once per Relation message. Names go in as
+ * JSON string literals, which are valid JavaScript string literals, so no name can inject code.
+ * Falls back to defining properties one by one where code generation is disallowed
+ * (--disallow-code-generation-from-strings) and for a column named `__proto__`, which as a literal
+ * key would set the prototype instead.
+ */
+function rowBuilder(names: readonly string[]): (values: readonly PgValue[]) => Row {
+  if (!names.includes('__proto__')) {
+    try {
+      const body = `return {${names.map((name, i) => `${JSON.stringify(name)}: values[${i}]`).join(', ')}};`;
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see above: names are JSON-quoted
+      return new Function('values', body) as (values: readonly PgValue[]) => Row;
+    } catch {
+      // Code generation from strings is disallowed: build rows property by property.
+    }
+  }
+  return (values) => {
+    const row: Record<string, PgValue> = {};
+    for (let i = 0; i < names.length; i++) {
+      Object.defineProperty(row, names[i]!, { value: values[i], enumerable: true, writable: true, configurable: true });
+    }
+    return row;
+  };
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((item, i) => item === b[i]);
+}
+
 function hex(byte: number): string {
   return `0x${byte.toString(16).padStart(2, '0')}`;
 }
 
 function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  // A ProtocolError's own offset is into the value, not the message: leave it out.
+  return error instanceof Error ? error.message.replace(/ \(at byte \d+\)$/, '') : String(error);
 }
 
 /**
@@ -225,9 +271,27 @@ export class PgoutputDecoder {
     if (this.#offset !== data.length) {
       throw new ProtocolError(
         'TRAILING_BYTES',
-        `${data.length - this.#offset} unexpected bytes after a complete pgoutput ${this.#name()} message`,
+        `${data.length - this.#offset} unexpected bytes after a complete ${this.#name()} message`,
         this.#offset,
       );
+    }
+    // Only a message that decoded completely changes the decoder's state: after a ProtocolError the
+    // decoder is as it was before, so the caller can tell what went wrong without anything else breaking.
+    switch (message.tag) {
+      case 'relation':
+        this.#relations.set(message.relationId, this.#prepareRelation(message));
+        break;
+      case 'type':
+        this.#types.set(message.typeOid, message);
+        break;
+      case 'stream_start':
+        this.#inStream = true;
+        break;
+      case 'stream_stop':
+        this.#inStream = false;
+        break;
+      default:
+        break;
     }
     return message;
   }
@@ -258,7 +322,6 @@ export class PgoutputDecoder {
         return this.#streamStart();
       case STREAM_STOP:
         this.#expectStream(true);
-        this.#inStream = false;
         return { tag: 'stream_stop' };
       case STREAM_COMMIT:
         return this.#streamCommit();
@@ -308,7 +371,6 @@ export class PgoutputDecoder {
     this.#expectStream(false);
     const xid = this.#uint32('xid');
     const firstSegment = this.#flag('first-segment flag');
-    this.#inStream = true;
     return { tag: 'stream_start', xid, firstSegment };
   }
 
@@ -411,27 +473,32 @@ export class PgoutputDecoder {
       const typeMod = this.#int32('column type modifier');
       columns.push({ isKey: flags === 1, name: columnName, typeOid, typeMod });
     }
-    const message: RelationMessage =
-      xid === undefined
-        ? { tag: 'relation', relationId, schema, name, replicaIdentity, columns }
-        : { tag: 'relation', xid, relationId, schema, name, replicaIdentity, columns };
-    this.#relations.set(relationId, this.#prepareRelation(message));
-    return message;
+    return xid === undefined
+      ? { tag: 'relation', relationId, schema, name, replicaIdentity, columns }
+      : { tag: 'relation', xid, relationId, schema, name, replicaIdentity, columns };
   }
 
   #prepareRelation(message: RelationMessage): CachedRelation {
     const names = message.columns.map((c) => c.name);
     const typeOids = message.columns.map((c) => c.typeOid);
-    const textParsers: (TextParser | undefined)[] = typeOids.map((oid) => (this.#binary ? undefined : textParser(oid, this.#valueOptions)));
-    const binaryParsers: (BinaryParser | undefined)[] = typeOids.map((oid) => (this.#binary ? binaryParser(oid, this.#valueOptions) : undefined));
+    const label = `${message.schema === '' ? 'pg_catalog' : message.schema}.${message.name}`;
+    // PostgreSQL resends a relation after every cache invalidation and in every streamed transaction,
+    // mostly unchanged: keep what was made for the same columns instead of making it again.
+    const previous = this.#relations.get(message.relationId);
+    if (previous !== undefined && sameItems(previous.names, names)) {
+      if (sameItems(previous.typeOids, typeOids)) return { ...previous, message, label };
+      return { ...this.#converters(names, typeOids), message, label, buildRow: previous.buildRow };
+    }
+    return { ...this.#converters(names, typeOids), message, label, buildRow: rowBuilder(names) };
+  }
+
+  #converters(names: readonly string[], typeOids: readonly number[]): Pick<CachedRelation, 'names' | 'typeOids' | 'textParsers' | 'binaryParsers' | 'values'> {
     return {
-      message,
-      label: `${message.schema === '' ? 'pg_catalog' : message.schema}.${message.name}`,
       names,
       typeOids,
-      textParsers,
-      binaryParsers,
-      needsDefineProperty: names.includes('__proto__'),
+      textParsers: typeOids.map((oid) => (this.#binary ? undefined : textParser(oid, this.#valueOptions))),
+      binaryParsers: typeOids.map((oid) => (this.#binary ? binaryParser(oid, this.#valueOptions) : undefined)),
+      values: new Array<PgValue>(names.length).fill(null),
     };
   }
 
@@ -440,9 +507,7 @@ export class PgoutputDecoder {
     const typeOid = this.#uint32('type oid');
     const schema = this.#cstring('namespace');
     const name = this.#cstring('type name');
-    const message: TypeMessage = xid === undefined ? { tag: 'type', typeOid, schema, name } : { tag: 'type', xid, typeOid, schema, name };
-    this.#types.set(typeOid, message);
-    return message;
+    return xid === undefined ? { tag: 'type', typeOid, schema, name } : { tag: 'type', xid, typeOid, schema, name };
   }
 
   // --- rows ---------------------------------------------------------------------------------------
@@ -560,7 +625,7 @@ export class PgoutputDecoder {
       );
     }
     at += 2;
-    const row: Record<string, PgValue> = {};
+    const values = relation.values;
     for (let column = 0; column < count; column++) {
       if (at >= end) throw this.#truncated('TupleData column kind', 1, at);
       const kind = data[at]!;
@@ -586,14 +651,10 @@ export class PgoutputDecoder {
           at,
         );
       }
-      if (relation.needsDefineProperty) {
-        Object.defineProperty(row, names[column]!, { value, enumerable: true, writable: true, configurable: true });
-      } else {
-        row[names[column]!] = value;
-      }
+      values[column] = value;
     }
     this.#offset = at;
-    return row;
+    return relation.buildRow(values);
   }
 
   #textValue(relation: CachedRelation, column: number, start: number, end: number): PgValue {
@@ -630,12 +691,12 @@ export class PgoutputDecoder {
     let text = this.#text;
     if (text === undefined) {
       const from = this.#offset;
-      text = data.length - from <= SHARED_TEXT_LIMIT ? data.toString('utf8', from) : '';
+      text = data.length - from <= SHARED_TEXT_LIMIT ? utf8(data, from, data.length) : '';
       if (text.length !== data.length - from) text = '';
       this.#text = text;
       this.#textStart = from;
     }
-    if (text === '') return data.toString('utf8', start, end);
+    if (text === '') return utf8(data, start, end);
     return text.substring(start - this.#textStart, end - this.#textStart);
   }
 

@@ -158,34 +158,86 @@ export function shortestFloat32(value: number): number {
   const biasedExponent = bits >>> 23;
   const fraction = bits & 0x7f_ffff;
   const mantissa = biasedExponent === 0 ? fraction : fraction | 0x80_0000;
+  // magnitude = mantissa * 2^exponent
   const exponent = (biasedExponent === 0 ? 1 : biasedExponent) - 150;
+  // Integers below 2^24 are printed exactly (Ryu's small-integer path), and read back exactly.
   if (exponent <= 0 && exponent >= -23 && mantissa % 2 ** -exponent === 0) return value;
+  // The open rounding interval (exact doubles), narrower below where the exponent steps down.
   const unit = 2 ** exponent;
   const low = magnitude - (fraction === 0 && biasedExponent > 1 ? unit / 4 : unit / 2);
   const high = magnitude + unit / 2;
-  for (let digits = 1; digits <= 9; digits++) {
-    const text = magnitude.toExponential(digits - 1);
-    const rounded = Number(text);
-    if (rounded === magnitude) return value;
-    const exponentAt = text.indexOf('e');
-    const roundedDigits = Number(text.slice(0, exponentAt).replace('.', ''));
-    const decimalExponent = Number(text.slice(exponentAt + 1)) - digits + 1;
-    const belowDigits = rounded < magnitude ? roundedDigits : roundedDigits - 1;
-    const below = Number(`${belowDigits}e${decimalExponent}`);
-    const above = Number(`${belowDigits + 1}e${decimalExponent}`);
-    if (below === low || below === high || above === low || above === high) break;
-    const belowInside = below > low && below < high && belowDigits > 0;
-    const aboveInside = above > low && above < high;
-    if (belowInside && aboveInside) {
-      const belowDistance = magnitude - below;
-      const aboveDistance = above - magnitude;
-      if (Math.abs(belowDistance - aboveDistance) <= magnitude * 1e-12) break;
-      return belowDistance < aboveDistance ? (value < 0 ? -below : below) : value < 0 ? -above : above;
+  // The largest k for which a multiple of 10^k lies inside gives the fewest digits; the only multiples
+  // that can are the two around the value. Start one above the leading digit (log10 may round).
+  const leading = Math.floor(Math.log10(magnitude)) + 1;
+  for (let k = leading; k >= leading - 10; k--) {
+    // 10^k is an exact double only up to 10^22; D * 10^k and D / 10^-k are then correctly rounded.
+    if (k > 22 || k < -22) break;
+    const scaled = k >= 0 ? magnitude / POWERS_OF_TEN_DOUBLE[k]! : magnitude * POWERS_OF_TEN_DOUBLE[-k]!;
+    const nearest = Math.round(scaled);
+    // scaled carries one rounding (< 1.2e-6 for scaled < 1e10): what is that close to a multiple is
+    // closer than any other, so it is the answer if inside.
+    if (Math.abs(scaled - nearest) < 1e-5) {
+      const candidate = decimalValue(nearest, k);
+      const isInside = insideInterval(nearest, k, candidate, low, high);
+      if (isInside === undefined) break;
+      if (isInside) return value < 0 ? -candidate : candidate;
+      continue;
     }
-    if (belowInside) return value < 0 ? -below : below;
-    if (aboveInside) return value < 0 ? -above : above;
+    const belowDigits = Math.floor(scaled);
+    const below = decimalValue(belowDigits, k);
+    const above = decimalValue(belowDigits + 1, k);
+    const belowInside = insideInterval(belowDigits, k, below, low, high);
+    const aboveInside = insideInterval(belowDigits + 1, k, above, low, high);
+    if (belowInside === undefined || aboveInside === undefined) break;
+    let choice: number | undefined;
+    if (belowInside && aboveInside) {
+      const offset = scaled - belowDigits;
+      if (Math.abs(offset - 0.5) >= 1e-5) choice = offset < 0.5 ? below : above;
+      else {
+        // Near the midpoint: compare the midpoint with the value exactly; a tie takes the even digit.
+        const midpointVersusValue = compareDecimal(2 * belowDigits + 1, k, 2 * magnitude);
+        if (midpointVersusValue === undefined) break;
+        choice = midpointVersusValue > 0 || (midpointVersusValue === 0 && belowDigits % 2 === 0) ? below : above;
+      }
+    } else if (belowInside) choice = below;
+    else if (aboveInside) choice = above;
+    if (choice !== undefined) return value < 0 ? -choice : choice;
   }
   return shortestFloat32Exact(value);
+}
+
+const POWERS_OF_TEN_DOUBLE: readonly number[] = Array.from({ length: 23 }, (_, n) => 10 ** n);
+
+/** The double nearest digits * 10^exponent (|exponent| <= 22). */
+function decimalValue(digits: number, exponent: number): number {
+  return exponent >= 0 ? digits * POWERS_OF_TEN_DOUBLE[exponent]! : digits / POWERS_OF_TEN_DOUBLE[-exponent]!;
+}
+
+/**
+ * Whether digits * 10^k (whose nearest double is `decimal`) lies strictly inside (low, high). The
+ * doubles decide unless `decimal` is a bound itself; then the exact comparison does, or cannot
+ * (undefined).
+ */
+function insideInterval(digits: number, k: number, decimal: number, low: number, high: number): boolean | undefined {
+  if (digits <= 0) return false;
+  if (decimal !== low && decimal !== high) return decimal > low && decimal < high;
+  const aboveLow = compareDecimal(digits, k, low);
+  const belowHigh = compareDecimal(digits, k, high);
+  return aboveLow === undefined || belowHigh === undefined ? undefined : aboveLow > 0 && belowHigh < 0;
+}
+
+/**
+ * The sign of digits * 10^k - target, computed exactly, or undefined where doubles cannot: target
+ * has at most 26 significant bits (a float or a bound of its interval), so target * 10^-k is exact for
+ * -k <= 11 (5^11 < 2^26), and digits * 10^k is exact while it is a safe integer.
+ */
+function compareDecimal(digits: number, k: number, target: number): number | undefined {
+  if (k >= 0) {
+    const product = digits * POWERS_OF_TEN_DOUBLE[k]!;
+    return product > Number.MAX_SAFE_INTEGER ? undefined : Math.sign(product - target);
+  }
+  if (-k > 11) return undefined;
+  return Math.sign(digits - target * POWERS_OF_TEN_DOUBLE[-k]!);
 }
 
 /** shortestFloat32 with exact (bigint) arithmetic throughout: slow, but never unsure. */
@@ -269,27 +321,30 @@ function parseNumeric(bytes: Buffer): string {
   if (sign === NUMERIC_MINUS_INFINITY) return '-Infinity';
   if (sign !== NUMERIC_POSITIVE && sign !== NUMERIC_NEGATIVE) throw malformed('numeric', `unknown sign 0x${sign.toString(16)}`, 4);
   if (scale > 0x3fff) throw malformed('numeric', `scale ${scale} out of range`, 6);
-  const digit = (index: number): number => {
-    if (index < 0 || index >= digitCount) return 0;
-    const value = bytes.readUInt16BE(8 + 2 * index);
-    if (value > 9999) throw malformed('numeric', `digit ${value} is not base 10000`, 8 + 2 * index);
-    return value;
-  };
+  for (let index = 0; index < digitCount; index++) {
+    if (bytes.readUInt16BE(8 + 2 * index) > 9999) throw malformed('numeric', 'a digit is not base 10000', 8 + 2 * index);
+  }
+  const digit = numericDigit;
   let text = sign === NUMERIC_NEGATIVE ? '-' : '';
   let index: number;
   if (weight < 0) {
     text += '0';
     index = weight + 1;
   } else {
-    text += String(digit(0));
-    for (index = 1; index <= weight; index++) text += String(digit(index)).padStart(4, '0');
+    text += String(digit(bytes, digitCount, 0));
+    for (index = 1; index <= weight; index++) text += String(digit(bytes, digitCount, index)).padStart(4, '0');
   }
   if (scale > 0) {
     let fraction = '';
-    for (; fraction.length < scale; index++) fraction += String(digit(index)).padStart(4, '0');
+    for (; fraction.length < scale; index++) fraction += String(digit(bytes, digitCount, index)).padStart(4, '0');
     text += `.${fraction.slice(0, scale)}`;
   }
   return text;
+}
+
+/** Base-10000 digit `index` of a numeric, 0 outside the stored digits. */
+function numericDigit(bytes: Buffer, digitCount: number, index: number): number {
+  return index < 0 || index >= digitCount ? 0 : bytes.readUInt16BE(8 + 2 * index);
 }
 
 function decodeUtf8(bytes: Buffer, typeName: string): string {

@@ -2,6 +2,7 @@
 // in DEFAULTS below, each with its reason. The config layer maps the HOCON file onto these types.
 import type { SchedulerLike } from 'rxjs';
 import type { ValueOptions } from '../protocol/values.js';
+import type { SourceStateStore } from './state-store.js';
 
 export type SlotMode = 'ephemeral' | 'stateful';
 export type PublishOperation = 'insert' | 'update' | 'delete' | 'truncate';
@@ -66,6 +67,13 @@ export interface PostgresSourceOptions {
   readonly values?: ValueOptions;
   /** Time given to in-flight target work on a graceful stop, ms. Default 10000. */
   readonly stopTimeout?: number;
+  /**
+   * Where a stateful source remembers whether its slot's baseline completed (one small JSON file per
+   * slot). Default `.laredo-state` in the working directory; keep it on persistent storage.
+   */
+  readonly stateDir?: string;
+  /** Replaces the file store (tests, or state kept elsewhere). */
+  readonly stateStore?: SourceStateStore;
   /** For TestScheduler: every wait of the source runs on it. */
   readonly scheduler?: SchedulerLike;
 }

@@ -290,9 +290,15 @@ export function baselineRows(options: BaselineOptions): Observable<BaselineEvent
         if (options.snapshotName !== null) await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(options.snapshotName)}`);
       } catch (error) {
         const mapped = fromPgError(error, context(options.snapshotName === null ? 'opening a baseline connection' : `importing snapshot ${options.snapshotName}`));
-        if ('sqlstate' in mapped && mapped.sqlstate === '22023') {
-          // invalid_parameter_value: the snapshot is gone, the exporting connection moved on or closed.
-          throw fromPgError(error, context(`importing snapshot ${options.snapshotName ?? ''} (it no longer exists: the replication connection that exported it ran another command or closed; start the baseline again with a new slot)`));
+        if ('sqlstate' in mapped && (mapped.sqlstate === '42704' || mapped.sqlstate === '22023') && options.snapshotName !== null) {
+          // undefined_object (or invalid_parameter_value for a malformed name): the exporting
+          // connection ran another command or closed, which ends an exported snapshot.
+          throw fromPgError(
+            error,
+            context(
+              `importing snapshot ${options.snapshotName}: it no longer exists (the replication connection that exported it ran another command or closed); start again with a new slot`,
+            ),
+          );
         }
         throw mapped;
       }

@@ -127,7 +127,10 @@ describe('laredo as a child process', () => {
   const cli = (args: string[]) =>
     run(process.execPath, ['--import', 'tsx', path.join('src', 'cli', 'main.ts'), ...args], { timeout: 60_000 }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+      (error: unknown) => {
+        const failed = error as { code: number; stdout: string; stderr: string };
+        return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+      },
     );
 
   it('exits 2 with the config errors on stderr, and 0 for a valid config', async () => {

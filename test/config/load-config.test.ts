@@ -30,7 +30,7 @@ describe('loadConfig on the specification\'s configs', () => {
     const config = await loadConfig(path.join(FIXTURES, 'good', 'ephemeral.conf'), {});
     expect(config).toEqual({
       file: path.join(FIXTURES, 'good', 'ephemeral.conf'),
-      sources: { pg_main: { connection: 'postgresql://user:pass@host:5432/dbname', slotMode: 'ephemeral' } },
+      sources: { pg_main: { connection: 'postgresql://user:pass@host:5432/dbname', slotMode: 'ephemeral', stateDir: '.laredo-state' } },
       tables: [],
       health: {},
       observability: { metrics: { path: '/metrics' }, logging: { level: 'info' } },
@@ -46,6 +46,7 @@ describe('loadConfig on the specification\'s configs', () => {
       slotName: 'laredo_warden_01',
       publication: { name: 'laredo_warden_01_pub', create: true, publish: ['insert', 'update', 'delete', 'truncate'] },
       reconnect: { maxAttempts: 10, initialBackoff: 1000, maxBackoff: 60_000, multiplier: 2 },
+      stateDir: '.laredo-state',
     });
   });
 
@@ -92,6 +93,7 @@ describe('loadConfig on a config using every key', () => {
       binary: false,
       origin: 'none',
       stopTimeout: 30_000,
+      stateDir: '/var/lib/laredo',
     });
     expect(config.health).toEqual({ httpPort: 8080 });
     expect(config.observability).toEqual({ metrics: { port: 9464, path: '/prometheus' }, logging: { level: 'debug' } });
@@ -102,6 +104,32 @@ describe('loadConfig on a config using every key', () => {
     const config = await loadConfig(file, {});
     expect(Object.keys(config.sources['pg_main']?.publication?.tables ?? {}).sort()).toEqual(['public.customers', 'public.orders', 'sales.invoices']);
     expect(config.sources['pg_reports']?.publication).toEqual({ tables: { 'public.daily': {} } });
+  });
+
+  it('spells a table one way whether written schema.table, table (public) or with a quoted part', async () => {
+    const config = await loadConfig(
+      configFile(`
+        sources.db {
+          type = postgresql
+          connection = "postgresql://db/app"
+          publication.tables {
+            orders { where = "total > 0" }
+            "\\"eu.sales\\".invoices" { columns = [id] }
+          }
+        }
+        tables = [
+          { table = orders, targets = [ { type = jsonl, path = "-" } ] }
+          { schema = eu.sales, table = invoices, targets = [ { type = jsonl, path = "-" } ] }
+          { schema = audit, table = log, targets = [ { type = jsonl, path = "-" } ] }
+        ]
+      `),
+      {},
+    );
+    expect(config.sources['db']?.publication?.tables).toEqual({
+      'public.orders': { where: 'total > 0' },
+      '"eu.sales".invoices': { columns: ['id'] },
+      'audit.log': {},
+    });
   });
 
   it('types every target with camelCase fields and the documented defaults', async () => {

@@ -390,8 +390,19 @@ describe('decodePgoutput', () => {
     it('errors with a ProtocolError on bad frames and passes source errors through', () => {
       testScheduler.run(({ cold, expectObservable }) => {
         const failure = new Error('socket closed');
-        expectObservable(cold('a', { a: Buffer.from('z') }).pipe(decodePgoutput())).toBe('#', undefined, expect.any(ProtocolError));
+        expectObservable(cold('a', { a: Buffer.from('z') }).pipe(decodePgoutput())).toBe(
+          '(p#)',
+          { p: { kind: 'progress', walEnd: 0n, bytes: 1 } },
+          expect.any(ProtocolError),
+        );
         expectObservable(cold<Buffer>('-#', undefined, failure).pipe(decodePgoutput())).toBe('-#', undefined, failure);
+        // A Type frame yields no event; its bytes are handed back before the error.
+        const type = frames({ tag: 'type', typeOid: 90000, schema: 'public', name: 'mood' })[0]!;
+        expectObservable(cold('a#', { a: type }, failure).pipe(decodePgoutput())).toBe(
+          '-(p#)',
+          { p: { kind: 'progress', walEnd: 0n, bytes: type.length } },
+          failure,
+        );
       });
     });
 

@@ -24,8 +24,12 @@ interface Waiter {
 
 export interface DurableAppenderOptions {
   readonly flushIntervalMs: number;
-  /** Buffered characters that start a write at once (without fsync) instead of waiting for the timer. */
-  readonly writeChunkChars: number;
+  /**
+   * Characters appended since the last fsync that start a write and fsync at once instead of waiting
+   * for the timer: a busy stream is then bound by the disk, not by how many batches the actor sends
+   * per flush interval.
+   */
+  readonly syncChars: number;
   readonly scheduler: SchedulerLike;
 }
 
@@ -52,6 +56,11 @@ export class DurableAppender {
   #belowWaiters: BelowWaiter[] = [];
   #timer: Subscription | undefined;
   #writeQueued = false;
+  #syncQueued = false;
+  /** Characters ever appended; ever taken by a write; covered by the last fsync begun. */
+  #appendedChars = 0;
+  #takenChars = 0;
+  #syncCoveredChars = 0;
   #chain: Promise<void> = Promise.resolve();
   #opened: Promise<JsonlOutput> | undefined;
   #failure: Error | undefined;
@@ -120,13 +129,23 @@ export class DurableAppender {
   #push(item: Pending, chars: number): void {
     this.#pending.push(item);
     this.#pendingChars += chars;
+    this.#appendedChars += chars;
     this.#appended++;
     if (this.#failure !== undefined) return;
     this.#timer ??= this.#options.scheduler.schedule(() => {
       this.#timer = undefined;
       this.#chain = this.#chain.then(() => this.#flushOnce(true));
     }, this.#options.flushIntervalMs);
-    if (this.#pendingChars >= this.#options.writeChunkChars) this.#queueWrite();
+    if (this.#appendedChars - this.#syncCoveredChars >= this.#options.syncChars) this.#queueSync();
+  }
+
+  #queueSync(): void {
+    if (this.#syncQueued || this.#failure !== undefined) return;
+    this.#syncQueued = true;
+    this.#chain = this.#chain.then(() => {
+      this.#syncQueued = false;
+      return this.#flushOnce(true);
+    });
   }
 
   #queueWrite(): void {
@@ -151,6 +170,7 @@ export class DurableAppender {
         const items = this.#pending;
         const position = this.#appended;
         this.#writingChars = this.#pendingChars;
+        this.#takenChars = this.#appendedChars;
         this.#pending = [];
         this.#pendingChars = 0;
         await writeItems(output, items);
@@ -160,6 +180,7 @@ export class DurableAppender {
       }
       if (sync && this.#durable < this.#written) {
         const position = this.#written;
+        this.#syncCoveredChars = this.#takenChars;
         await output.sync();
         this.#durable = position;
         while (this.#waiters.length > 0 && this.#waiters[0]!.position <= position) this.#waiters.shift()!.resolve();

@@ -45,6 +45,8 @@ export class LineSpool {
   #path: string | undefined;
   #file: Promise<FileHandle> | undefined;
   #fileBytes = 0;
+  /** Lines handed to the file (written, or on their way). */
+  #fileLines = 0;
   /** Characters handed to the file but not yet written. */
   #spillingChars = 0;
   #writes: Promise<void> = Promise.resolve();
@@ -59,6 +61,11 @@ export class LineSpool {
   /** Characters held in memory now (the part not yet in the file). */
   get memoryChars(): number {
     return this.#memoryChars + this.#spillingChars;
+  }
+
+  /** Lines held now: a position `truncate` can go back to. */
+  get lineCount(): number {
+    return this.#fileLines + this.#lines.length;
   }
 
   /** True when no line was appended. */
@@ -131,6 +138,51 @@ export class LineSpool {
     if (carry !== '') yield [carry];
   }
 
+  /**
+   * Drops every line after the first `lineCount` (an aborted subtransaction's changes). Cheap while
+   * the cut is in memory; a cut inside the temporary file scans it for the line's offset (rare: an
+   * aborted subtransaction of a transaction too large for memory).
+   */
+  async truncate(lineCount: number): Promise<void> {
+    if (lineCount >= this.lineCount) return;
+    if (lineCount >= this.#fileLines) {
+      this.#lines.length = lineCount - this.#fileLines;
+      this.#memoryChars = this.#lines.reduce((chars, line) => chars + line.length + 1, 0);
+      return;
+    }
+    await this.drain();
+    const file = await this.#file!;
+    let offset = 0;
+    if (lineCount > 0) {
+      const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, this.#fileBytes));
+      let seen = 0;
+      scan: for (let position = 0; position < this.#fileBytes; ) {
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, this.#fileBytes - position), position));
+        } catch (error) {
+          throw new SpoolError(this.#path!, 'read', error);
+        }
+        for (let index = buffer.indexOf(0x0a); index >= 0 && index < bytesRead; index = buffer.indexOf(0x0a, index + 1)) {
+          if (++seen === lineCount) {
+            offset = position + index + 1;
+            break scan;
+          }
+        }
+        position += bytesRead;
+      }
+    }
+    try {
+      await file.truncate(offset);
+    } catch (error) {
+      throw new SpoolError(this.#path!, 'truncate', error);
+    }
+    this.#fileBytes = offset;
+    this.#fileLines = lineCount;
+    this.#lines = [];
+    this.#memoryChars = 0;
+  }
+
   /** Drops every line and closes the temporary file. Idempotent; never throws. */
   async discard(): Promise<void> {
     if (this.#discarded) return;
@@ -146,6 +198,7 @@ export class LineSpool {
 
   #spill(): void {
     const text = `${this.#lines.join('\n')}\n`;
+    this.#fileLines += this.#lines.length;
     this.#lines = [];
     this.#spillingChars += this.#memoryChars;
     const chars = this.#memoryChars;

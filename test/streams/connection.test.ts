@@ -1,0 +1,121 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SESSION_SETTINGS } from '../../src/protocol/values.js';
+import { describeConnection, parseConnectionString, pgClientConfig, redactConnectionString, replicationClientConfig } from '../../src/streams/connection.js';
+import { ConnectionStringError } from '../../src/streams/errors.js';
+
+describe('parseConnectionString', () => {
+  it('reads a URL with percent-encoded parts and libpq parameters', () => {
+    expect(parseConnectionString('postgresql://us%40er:p%3Ass%2Fw@db.example.com:6543/my%20db?application_name=app&connect_timeout=5&sslmode=disable')).toEqual({
+      user: 'us@er',
+      password: 'p:ss/w',
+      host: 'db.example.com',
+      port: 6543,
+      database: 'my db',
+      applicationName: 'app',
+      connectTimeoutMs: 5000,
+      sslMode: 'disable',
+      ssl: false,
+    });
+    expect(parseConnectionString('postgres://[::1]:5433/db')).toEqual({ host: '::1', port: 5433, database: 'db' });
+    expect(parseConnectionString('postgresql:///db?host=/var/run/postgresql')).toEqual({ host: '/var/run/postgresql', database: 'db' });
+    expect(parseConnectionString('postgresql://user:p@ss@host/db')).toMatchObject({ user: 'user', password: 'p@ss', host: 'host' });
+  });
+
+  it('reads key=value strings with quoted values and escapes', () => {
+    expect(parseConnectionString(`host=localhost port = 5432 dbname='my db' user=laredo password='it\\'s a \\\\ secret' options='-c statement_timeout=0'`)).toEqual({
+      host: 'localhost',
+      port: 5432,
+      database: 'my db',
+      user: 'laredo',
+      password: "it's a \\ secret",
+      options: '-c statement_timeout=0',
+    });
+  });
+
+  it('maps sslmode like libpq: require encrypts without verifying, verify-full verifies', () => {
+    expect(parseConnectionString('host=h sslmode=require').ssl).toEqual({ rejectUnauthorized: false });
+    expect(parseConnectionString('host=h sslmode=verify-full').ssl).toEqual({ rejectUnauthorized: true });
+    expect(parseConnectionString('host=h sslmode=allow').ssl).toBe(false);
+    const dir = mkdtempSync(path.join(tmpdir(), 'laredo-ssl-'));
+    const ca = path.join(dir, 'ca.pem');
+    writeFileSync(ca, 'CERT');
+    const verifyCa = parseConnectionString(`host=h sslmode=verify-ca sslrootcert=${ca}`).ssl;
+    expect(verifyCa).toMatchObject({ rejectUnauthorized: true, ca: 'CERT' });
+    expect(typeof (verifyCa as { checkServerIdentity?: unknown }).checkServerIdentity).toBe('function');
+  });
+
+  it('refuses bad strings with a ConnectionStringError naming the problem and never the password', () => {
+    const cases: [string, RegExp][] = [
+      ['', /empty/],
+      ['postgresql://u:pw@h:notaport/db', /port must be a whole number/],
+      ['postgresql://u:pw@h:70000/db', /port must be between/],
+      ['postgresql://u:pw@h1,h2/db', /several hosts/],
+      ['postgresql://u:pw@h/db?bogus=1', /unknown parameter "bogus"/],
+      ['postgresql://u:pw@h/db?replication=database', /replication/],
+      ['host=h password=pw sslmode=sometimes', /sslmode "sometimes"/],
+      ["host=h password='pw", /not terminated/],
+      ['host h', /expected "="/],
+      ['postgresql://u:%zz@h/db', /malformed %-escape/],
+      ['host=h sslrootcert=/no/such/file', /sslrootcert: cannot read/],
+    ];
+    for (const [text, message] of cases) {
+      let error: unknown;
+      try {
+        parseConnectionString(text);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, text).toBeInstanceOf(ConnectionStringError);
+      expect((error as Error).message, text).toMatch(message);
+      expect((error as Error).message).not.toContain('pw');
+    }
+  });
+});
+
+describe('pgClientConfig', () => {
+  it('sends the session settings as startup options, after which the string’s own options follow', () => {
+    const config = pgClientConfig("host=h dbname=d options='-c work_mem=64MB'");
+    expect(config.options).toBe(`-c client_encoding=UTF8 -c DateStyle=ISO,\\ YMD -c TimeZone=UTC -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex -c work_mem=64MB`);
+    expect(Object.keys(SESSION_SETTINGS)).toContain('DateStyle');
+    expect(config.application_name).toBe('laredo');
+    expect(config.connectionTimeoutMillis).toBe(10_000);
+    expect(config.keepAlive).toBe(true);
+    expect((config as { replication?: string }).replication).toBeUndefined();
+  });
+
+  it('opens a walsender with replication = database, keeping an application_name the string sets', () => {
+    const config = replicationClientConfig('postgresql://u:pw@h/db?application_name=mine', { applicationName: 'laredo slot' });
+    expect((config as { replication?: string }).replication).toBe('database');
+    expect(config.application_name).toBe('mine');
+    expect(config.password).toBe('pw');
+  });
+});
+
+describe('redactConnectionString and describeConnection', () => {
+  it('masks the password in URLs, URL parameters and key/value strings', () => {
+    expect(redactConnectionString('postgresql://user:pass@host:5432/dbname')).toBe('postgresql://user:***@host:5432/dbname');
+    expect(redactConnectionString('postgresql://user:pa/ss@host/db')).toBe('postgresql://user:***@host/db');
+    expect(redactConnectionString('postgresql://user@host/db?password=s3cret&sslmode=require')).toBe('postgresql://user@host/db?password=***&sslmode=require');
+    expect(redactConnectionString("host=h password='a b\\' c' user=u")).toBe('host=h password=*** user=u');
+    expect(redactConnectionString('host=h PASSWORD = x user=u')).toBe('host=h PASSWORD = *** user=u');
+    expect(describeConnection('postgresql://user:pass@host:5432/dbname')).toBe('user@host:5432/dbname');
+    expect(describeConnection({ host: '::1', port: 5, database: 'd', user: 'u', password: 'p' })).toBe('u@[::1]:5/d');
+  });
+
+  it('never lets a password through, whatever it is made of', () => {
+    const password = fc.string({ minLength: 4, maxLength: 20 }).filter((p) => /^[\x21-\x7e]+$/.test(p) && !/['\\]/.test(p));
+    fc.assert(
+      fc.property(password, (secret) => {
+        const url = `postgresql://user:${encodeURIComponent(secret)}@host/db`;
+        expect(redactConnectionString(url)).not.toContain(encodeURIComponent(secret));
+        const keyValue = `host=h password='${secret}' user=u`;
+        expect(redactConnectionString(keyValue)).not.toContain(secret);
+        expect(describeConnection(url)).not.toContain(encodeURIComponent(secret));
+      }),
+    );
+  });
+});
