@@ -83,7 +83,8 @@ export function resolveSourceOptions(options: PostgresSourceOptions): ResolvedSo
   }
   parseConnectionString(options.connection);
   const slotMode = options.slotMode ?? SOURCE_DEFAULTS.slotMode;
-  if (slotMode !== 'ephemeral' && slotMode !== 'stateful') {
+  // Checked at run time too: plain JavaScript callers get no type check.
+  if (!['ephemeral', 'stateful'].includes(slotMode as string)) {
     throw new SourceOptionError('slotMode', `must be 'ephemeral' or 'stateful', got ${JSON.stringify(slotMode)}`);
   }
   if (slotMode === 'stateful' && options.slotName === undefined) {
@@ -116,7 +117,7 @@ export function resolveSourceOptions(options: PostgresSourceOptions): ResolvedSo
     throw new SourceOptionError('reconnect', (error as Error).message);
   }
   const onSlotInvalidated = options.onSlotInvalidated ?? SOURCE_DEFAULTS.onSlotInvalidated;
-  if (onSlotInvalidated !== 'rebaseline' && onSlotInvalidated !== 'error') {
+  if (!['rebaseline', 'error'].includes(onSlotInvalidated as string)) {
     throw new SourceOptionError('onSlotInvalidated', `must be 'rebaseline' or 'error', got ${JSON.stringify(onSlotInvalidated)}`);
   }
   return Object.freeze({

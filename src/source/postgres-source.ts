@@ -367,7 +367,7 @@ export class PostgresSource {
 
     let slotName = o.slotName;
     let startLsn: Lsn = ctx.delivered;
-    let floor: Lsn = Lsn.ZERO;
+    let floor: Lsn;
     let baseline: { snapshotName: string | null; tables: readonly TableSchema[]; client?: ReplicationClient } | undefined;
 
     const createSlot = async (name: string, temporary: boolean, client = replication) => {

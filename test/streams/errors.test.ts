@@ -64,7 +64,8 @@ describe('fromPgError', () => {
   });
 
   it('scrubs secrets from every field it keeps', () => {
-    const error = fromPgError(serverError('28P01', 'bad hunter2', { detail: 'hunter2 again' }), { action: 'connecting', secrets: ['hunter2'] }) as PostgresServerError;
+    const error = fromPgError(serverError('28P01', 'bad hunter2', { detail: 'hunter2 again' }), { action: 'connecting', secrets: ['hunter2'] });
+    if (!(error instanceof PostgresServerError)) throw new Error('expected a PostgresServerError');
     expect(error.message).not.toContain('hunter2');
     expect(error.serverMessage).toBe('bad ***');
     expect(error.detail).toBe('*** again');

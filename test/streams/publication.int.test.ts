@@ -72,7 +72,7 @@ describe('ensurePublication (create = true)', () => {
     result = await ensure({ name, publish: ['insert', 'update'], tables: { 'public.docs': {} } });
     expect(result.statements).toEqual([]);
     // Add a table.
-    result = await ensure({ name, publish: ['insert', 'update'], tables: { 'public.docs': {}, 'public.rules': {} } });
+    await ensure({ name, publish: ['insert', 'update'], tables: { 'public.docs': {}, 'public.rules': {} } });
     expect(Object.keys((await observe(name)).tables).sort()).toEqual(['public.docs', 'public.rules']);
     // Drop a table.
     await ensure({ name, publish: ['insert', 'update'], tables: { 'public.rules': {} } });

@@ -68,6 +68,14 @@ interface OpenTransaction {
   /** Schema of each table as of the transaction's first change of it, and as of its last one. */
   readonly firstSchema: Map<TableKey, TableSchema>;
   readonly lastSchema: Map<TableKey, TableSchema>;
+  /** Where each subtransaction's first change went, to cut back to when it aborts. */
+  readonly subtransactions: Map<number, SubtransactionStart>;
+}
+
+interface SubtransactionStart {
+  readonly line: number;
+  readonly firstSchema: ReadonlyMap<TableKey, TableSchema>;
+  readonly lastSchema: ReadonlyMap<TableKey, TableSchema>;
 }
 
 /**
@@ -189,8 +197,8 @@ export class JsonlTarget implements Target {
       try {
         await this.#appender.whenBufferedBelow(this.#maxBufferedChars);
         for (const message of job.batch) {
-          const spool = this.#apply(message);
-          if (spool?.needsDrain === true) await spool.drain();
+          const applying = this.#apply(message);
+          if (applying !== undefined) await applying;
         }
         this.#appender.durable().then(job.resolve, job.reject);
       } catch (error) {
@@ -200,8 +208,8 @@ export class JsonlTarget implements Target {
     }
   }
 
-  /** Applies one message; returns the spool it appended to, if any, so the caller can respect its pace. */
-  #apply(message: TargetMessage): LineSpool | undefined {
+  /** Applies one message; a promise when the caller must wait (a spool catching up with its file). */
+  #apply(message: TargetMessage): Promise<void> | undefined {
     switch (message.kind) {
       case 'reset':
         for (const table of message.tables) {
@@ -221,56 +229,40 @@ export class JsonlTarget implements Target {
       case 'schema':
         // Written lazily, before the first line that uses the new shape (inside its transaction).
         return undefined;
-      case 'begin': {
+      case 'begin':
         // A begin for a transaction still open means the stream restarted without a rollback; the
         // server sends the transaction again from its start.
         void this.#open.get(message.transaction.xid)?.spool.discard();
-        const transaction = this.#newTransaction();
-        this.#open.set(message.transaction.xid, transaction);
+        this.#open.set(message.transaction.xid, this.#newTransaction());
         return undefined;
-      }
-      case 'insert': {
-        const transaction = this.#transaction(message.xid, message.table);
-        transaction.spool.append(this.#encoder.openInsert(message.table, message.lsn, message.xid, message.row));
-        return transaction.spool;
-      }
-      case 'update': {
-        const transaction = this.#transaction(message.xid, message.table);
-        transaction.spool.append(this.#encoder.openUpdate(message.table, message.lsn, message.xid, message.row, message.old, message.oldKind));
-        return transaction.spool;
-      }
-      case 'delete': {
-        const transaction = this.#transaction(message.xid, message.table);
-        transaction.spool.append(this.#encoder.openDelete(message.table, message.lsn, message.xid, message.old, message.oldKind));
-        return transaction.spool;
-      }
+      case 'insert':
+        return this.#hold(message.xid, message.subXid, message.table, () => this.#encoder.openInsert(message.table, message.lsn, message.xid, message.row));
+      case 'update':
+        return this.#hold(message.xid, message.subXid, message.table, () =>
+          this.#encoder.openUpdate(message.table, message.lsn, message.xid, message.row, message.old, message.oldKind),
+        );
+      case 'delete':
+        return this.#hold(message.xid, message.subXid, message.table, () => this.#encoder.openDelete(message.table, message.lsn, message.xid, message.old, message.oldKind));
       case 'truncate': {
-        let spool: LineSpool | undefined;
+        let holding: Promise<void> | undefined;
         for (const table of message.tables) {
-          const transaction = this.#transaction(message.xid, table);
-          transaction.spool.append(this.#encoder.openTruncate(table, message.lsn, message.xid, message.cascade, message.restartIdentity));
-          spool = transaction.spool;
+          holding =
+            this.#hold(message.xid, message.subXid, table, () => this.#encoder.openTruncate(table, message.lsn, message.xid, message.cascade, message.restartIdentity)) ??
+            holding;
         }
-        return spool;
+        return holding;
       }
-      case 'message': {
+      case 'message':
         if (!message.transactional || message.xid === undefined) {
           this.#appender.append(this.#encoder.message(message.lsn, false, message.xid, message.prefix, message.content));
           return undefined;
         }
-        const transaction = this.#transaction(message.xid, undefined);
-        transaction.spool.append(this.#encoder.message(message.lsn, true, message.xid, message.prefix, message.content));
-        return transaction.spool;
-      }
+        return this.#hold(message.xid, message.subXid, undefined, () => this.#encoder.message(message.lsn, true, message.xid, message.prefix, message.content));
       case 'commit':
         this.#commit(message);
         return undefined;
-      case 'rollback': {
-        const transaction = this.#open.get(message.xid);
-        this.#open.delete(message.xid);
-        void transaction?.spool.discard();
-        return undefined;
-      }
+      case 'rollback':
+        return this.#rollback(message.xid, message.subXid);
     }
   }
 
@@ -279,19 +271,26 @@ export class JsonlTarget implements Target {
       memoryLimitChars: this.#transactionMemoryChars,
       ...(this.#spillDirectory === undefined ? {} : { directory: this.#spillDirectory }),
     });
-    return { spool, firstSchema: new Map(), lastSchema: new Map() };
+    return { spool, firstSchema: new Map(), lastSchema: new Map(), subtransactions: new Map() };
   }
 
   /**
-   * The open transaction `xid`, opened by its first change when no begin came (a streamed transaction
-   * passed through in chunks). Tracks the shapes of `table` it uses: a change of shape inside the
-   * transaction gets a schema line right there.
+   * Appends a change line to the open transaction `xid` (opened by its first change when no begin
+   * came: a streamed transaction passed through in chunks). Marks where subtransaction `subXid` starts,
+   * and writes a schema line right there when `table` changed shape inside the transaction.
    */
-  #transaction(xid: number, table: TableSchema | undefined): OpenTransaction {
+  #hold(xid: number, subXid: number | undefined, table: TableSchema | undefined, line: () => string): Promise<void> | undefined {
     let transaction = this.#open.get(xid);
     if (transaction === undefined) {
       transaction = this.#newTransaction();
       this.#open.set(xid, transaction);
+    }
+    if (subXid !== undefined && !transaction.subtransactions.has(subXid)) {
+      transaction.subtransactions.set(subXid, {
+        line: transaction.spool.lineCount,
+        firstSchema: new Map(transaction.firstSchema),
+        lastSchema: new Map(transaction.lastSchema),
+      });
     }
     if (table !== undefined) {
       const last = transaction.lastSchema.get(table.key);
@@ -303,7 +302,28 @@ export class JsonlTarget implements Target {
         transaction.lastSchema.set(table.key, table);
       }
     }
-    return transaction;
+    transaction.spool.append(line());
+    return transaction.spool.needsDrain ? transaction.spool.drain() : undefined;
+  }
+
+  /**
+   * Without `subXid`: drops the transaction. With it: drops what the subtransaction and those begun
+   * after it (nested in it) added, as PostgreSQL's own apply worker does at a Stream Abort.
+   */
+  async #rollback(xid: number, subXid: number | undefined): Promise<void> {
+    const transaction = this.#open.get(xid);
+    if (transaction === undefined) return;
+    if (subXid === undefined || subXid === xid) {
+      this.#open.delete(xid);
+      await transaction.spool.discard();
+      return;
+    }
+    const start = transaction.subtransactions.get(subXid);
+    if (start === undefined) return; // none of its changes reached this target
+    await transaction.spool.truncate(start.line);
+    for (const [other, otherStart] of transaction.subtransactions) if (otherStart.line >= start.line) transaction.subtransactions.delete(other);
+    restore(transaction.firstSchema, start.firstSchema);
+    restore(transaction.lastSchema, start.lastSchema);
   }
 
   #commit(commit: CommitEvent): void {
@@ -321,6 +341,11 @@ export class JsonlTarget implements Target {
     this.#writtenSchema.set(table.key, table);
     this.#appender.append(this.#encoder.schema(table));
   }
+}
+
+function restore<K, V>(map: Map<K, V>, saved: ReadonlyMap<K, V>): void {
+  map.clear();
+  for (const [key, value] of saved) map.set(key, value);
 }
 
 function positive(options: JsonlTargetOptions, option: string, value: number): number {

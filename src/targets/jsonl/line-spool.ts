@@ -163,7 +163,8 @@ export class LineSpool {
         } catch (error) {
           throw new SpoolError(this.#path!, 'read', error);
         }
-        for (let index = buffer.indexOf(0x0a); index >= 0 && index < bytesRead; index = buffer.indexOf(0x0a, index + 1)) {
+        const read = buffer.subarray(0, bytesRead);
+        for (let index = read.indexOf(0x0a); index >= 0; index = read.indexOf(0x0a, index + 1)) {
           if (++seen === lineCount) {
             offset = position + index + 1;
             break scan;
