@@ -84,7 +84,7 @@ export function resolveSourceOptions(options: PostgresSourceOptions): ResolvedSo
   parseConnectionString(options.connection);
   const slotMode = options.slotMode ?? SOURCE_DEFAULTS.slotMode;
   // Checked at run time too: plain JavaScript callers get no type check.
-  if (!['ephemeral', 'stateful'].includes(slotMode as string)) {
+  if (!['ephemeral', 'stateful'].includes(slotMode)) {
     throw new SourceOptionError('slotMode', `must be 'ephemeral' or 'stateful', got ${JSON.stringify(slotMode)}`);
   }
   if (slotMode === 'stateful' && options.slotName === undefined) {
@@ -117,7 +117,7 @@ export function resolveSourceOptions(options: PostgresSourceOptions): ResolvedSo
     throw new SourceOptionError('reconnect', (error as Error).message);
   }
   const onSlotInvalidated = options.onSlotInvalidated ?? SOURCE_DEFAULTS.onSlotInvalidated;
-  if (!['rebaseline', 'error'].includes(onSlotInvalidated as string)) {
+  if (!['rebaseline', 'error'].includes(onSlotInvalidated)) {
     throw new SourceOptionError('onSlotInvalidated', `must be 'rebaseline' or 'error', got ${JSON.stringify(onSlotInvalidated)}`);
   }
   return Object.freeze({
