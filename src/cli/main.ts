@@ -90,7 +90,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     .option('--drop-publication', 'also drop the publication laredo manages for the source', false)
     .action(async (source: string, options: { config: string; dropPublication: boolean }) => {
       const config = await load(options.config);
-      if (!(source in config.sources)) throw new UnknownSourceError(source, config);
+      if (!Object.hasOwn(config.sources, source)) throw new UnknownSourceError(source, config);
       exitCode = await resetSourceCommand(config, { source, dropPublication: options.dropPublication }, context);
     });
 

@@ -9,8 +9,11 @@ import { didYouMean } from './suggest.js';
 const KB = 1000;
 const KIB = 1024;
 
-/** Bytes per unit, spelled as the HOCON spec spells them (case matters: `m` is MiB, `mB` is nothing). */
-const SIZE_UNITS: Readonly<Record<string, number>> = {
+/**
+ * Bytes per unit, spelled as the HOCON spec spells them (case matters: `m` is MiB, `mB` is nothing). A
+ * Map, so that `0toString` finds nothing rather than Object.prototype.toString.
+ */
+const SIZE_UNITS: ReadonlyMap<string, number> = new Map(Object.entries({
   B: 1,
   b: 1,
   byte: 1,
@@ -51,7 +54,7 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
   TiB: KIB ** 4,
   tebibyte: KIB ** 4,
   tebibytes: KIB ** 4,
-};
+}));
 
 const SIZE_SYNTAX = /^(\d{1,20})(?:\.(\d{1,9}))?\s*([a-z]*)$/i;
 const SIZE_HINT = 'a number of bytes or a number and a unit, e.g. 512KiB, 64MiB, 64MB, 1GiB (kB/MB/GB are powers of 1000, KiB/MiB/GiB of 1024)';
@@ -68,9 +71,9 @@ export function parseByteSize(input: unknown): number {
   const match = SIZE_SYNTAX.exec(text);
   if (match === null) throw new ConfigValueError(`${describeInput(input)} is not a size: write ${SIZE_HINT}`);
   const [, whole, fraction = '', unit] = match as unknown as [string, string, string | undefined, string];
-  const factor = unit === '' ? 1 : SIZE_UNITS[unit];
+  const factor = unit === '' ? 1 : SIZE_UNITS.get(unit);
   if (factor === undefined) {
-    const hint = unit.toUpperCase() === 'KB' ? ' (write kB for 1000 bytes or KiB for 1024)' : didYouMean(unit, Object.keys(SIZE_UNITS));
+    const hint = unit.toUpperCase() === 'KB' ? ' (write kB for 1000 bytes or KiB for 1024)' : didYouMean(unit, [...SIZE_UNITS.keys()]);
     throw new ConfigValueError(`${describeInput(input)} has an unknown unit "${unit}"${hint}: write ${SIZE_HINT}`);
   }
   const bytes = scaleExactly(whole, fraction, factor);

@@ -4,8 +4,8 @@
 import { ConfigValueError } from './errors.js';
 import { describeInput } from './describe.js';
 
-/** Milliseconds per unit; the HOCON spellings of each unit are accepted. */
-const DURATION_UNITS: Readonly<Record<string, number>> = {
+/** Milliseconds per unit; the HOCON spellings of each unit are accepted. A Map, so `1constructor` finds nothing. */
+const DURATION_UNITS: ReadonlyMap<string, number> = new Map(Object.entries({
   ms: 1,
   milli: 1,
   millis: 1,
@@ -23,7 +23,7 @@ const DURATION_UNITS: Readonly<Record<string, number>> = {
   d: 86_400_000,
   day: 86_400_000,
   days: 86_400_000,
-};
+}));
 
 /**
  * The longest wait a Node.js timer can express (2^31 - 1 ms, about 24.8 days): a longer setTimeout fires
@@ -51,7 +51,7 @@ export function parseDuration(input: unknown): number {
   if (match === null) throw new ConfigValueError(`${describeInput(input)} is not a duration: write ${UNIT_HINT}`);
   const [, whole, fraction = '', unit] = match as unknown as [string, string, string | undefined, string];
   // Units are case-sensitive in HOCON only for sizes; for durations accept `MS`/`Min` typed by habit.
-  const factor = DURATION_UNITS[unit.toLowerCase()];
+  const factor = DURATION_UNITS.get(unit.toLowerCase());
   if (factor === undefined) {
     throw new ConfigValueError(`${describeInput(input)} has an unknown unit "${unit}": write ${UNIT_HINT}`);
   }

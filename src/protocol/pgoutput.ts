@@ -155,6 +155,14 @@ const utf8: (data: Buffer, start: number, end: number) => string =
     : (data, start, end) => data.toString('utf8', start, end);
 
 /**
+ * Row builders by column names (joined with NUL, which no name contains), shared by all decoders: every
+ * new replication connection gets every Relation message again. Bounded, and simply emptied when full:
+ * a miss only costs compiling a builder again.
+ */
+const ROW_BUILDERS = new Map<string, (values: readonly PgValue[]) => Row>();
+const ROW_BUILDER_CACHE_SIZE = 4096;
+
+/**
  * A function that makes a relation's row object from its column values. Adding properties one by
  * one under names known only at run time makes V8 look up a shape transition for every column of
  * every row; an object literal with the names written out gets its shape at once, several times
@@ -166,10 +174,16 @@ const utf8: (data: Buffer, start: number, end: number) => string =
  */
 function rowBuilder(names: readonly string[]): (values: readonly PgValue[]) => Row {
   if (!names.includes('__proto__')) {
+    const key = names.join('\0');
+    const cached = ROW_BUILDERS.get(key);
+    if (cached !== undefined) return cached;
     try {
       const body = `return {${names.map((name, i) => `${JSON.stringify(name)}: values[${i}]`).join(', ')}};`;
       // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see above: names are JSON-quoted
-      return new Function('values', body) as (values: readonly PgValue[]) => Row;
+      const builder = new Function('values', body) as (values: readonly PgValue[]) => Row;
+      if (ROW_BUILDERS.size >= ROW_BUILDER_CACHE_SIZE) ROW_BUILDERS.clear();
+      ROW_BUILDERS.set(key, builder);
+      return builder;
     } catch {
       // Code generation from strings is disallowed: build rows property by property.
     }

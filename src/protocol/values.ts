@@ -257,6 +257,14 @@ function parseJsonText(text: string): JsonValue {
 
 const scratchDate: CivilDate = { year: 0, month: 0, day: 0 };
 
+function areDigits(text: string, from: number, to: number): boolean {
+  for (let index = from; index < to; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 48 || code > 57) return false;
+  }
+  return true;
+}
+
 function digitAt(text: string, index: number): number {
   const digit = text.charCodeAt(index) - 48;
   return digit >= 0 && digit <= 9 ? digit : -1;
@@ -324,35 +332,51 @@ function hasIsoDateTimePrefix(text: string): boolean {
   if (text.length < 19 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) {
     return false;
   }
-  const year = twoDigitsAt(text, 0) | twoDigitsAt(text, 2);
-  const month = twoDigitsAt(text, 5);
-  const day = twoDigitsAt(text, 8);
-  const hour = twoDigitsAt(text, 11);
-  const minute = twoDigitsAt(text, 14);
-  const second = twoDigitsAt(text, 17);
-  return year >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour >= 0 && hour < 24 && minute >= 0 && minute < 60 && second >= 0 && second < 60;
+  // Straight-line on purpose: this runs for every timestamp of every row.
+  const y0 = text.charCodeAt(0) - 48;
+  const y1 = text.charCodeAt(1) - 48;
+  const y2 = text.charCodeAt(2) - 48;
+  const y3 = text.charCodeAt(3) - 48;
+  const mo0 = text.charCodeAt(5) - 48;
+  const mo1 = text.charCodeAt(6) - 48;
+  const d0 = text.charCodeAt(8) - 48;
+  const d1 = text.charCodeAt(9) - 48;
+  const h0 = text.charCodeAt(11) - 48;
+  const h1 = text.charCodeAt(12) - 48;
+  const mi0 = text.charCodeAt(14) - 48;
+  const mi1 = text.charCodeAt(15) - 48;
+  const s0 = text.charCodeAt(17) - 48;
+  const s1 = text.charCodeAt(18) - 48;
+  if (
+    !(y0 >= 0 && y0 <= 9 && y1 >= 0 && y1 <= 9 && y2 >= 0 && y2 <= 9 && y3 >= 0 && y3 <= 9) ||
+    !(mo0 >= 0 && mo0 <= 1 && mo1 >= 0 && mo1 <= 9 && d0 >= 0 && d0 <= 3 && d1 >= 0 && d1 <= 9) ||
+    !(h0 >= 0 && h0 <= 2 && h1 >= 0 && h1 <= 9 && mi0 >= 0 && mi0 <= 5 && mi1 >= 0 && mi1 <= 9 && s0 >= 0 && s0 <= 5 && s1 >= 0 && s1 <= 9)
+  ) {
+    return false;
+  }
+  const month = mo0 * 10 + mo1;
+  const day = d0 * 10 + d1;
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31 && h0 * 10 + h1 < 24;
 }
+
+// What follows the printed time to make it ISO: the fraction padded to six digits, and `Z` for
+// timestamptz; indexed by the fraction digits PostgreSQL printed (0 = no fraction).
+const FRACTION_PADDING = ['.000000', '00000', '0000', '000', '00', '0', ''];
+const FRACTION_PADDING_Z = FRACTION_PADDING.map((padding) => `${padding}Z`);
 
 function timestampTextToIso(text: string, withZone: boolean): string {
   // The fast path, for what a UTC session prints for years 1000-9999: the date and time are already
-  // ISO; only the fraction is padded and the zone `+00` becomes `Z`.
-  if (hasIsoDateTimePrefix(text)) {
-    const length = text.length;
-    let index = 19;
-    let fraction = '000000';
-    if (text.charCodeAt(19) === 46 /* . */) {
-      index = 20;
-      while (index < 26 && digitAt(text, index) >= 0) index++;
-      fraction = index === 26 ? text.slice(20, 26) : text.slice(20, index).padEnd(6, '0');
-    }
-    // index 20 is a '.' without digits: left to the general path, which refuses it.
-    if (index !== 20) {
-      if (!withZone) {
-        if (length === index) return `${text.slice(0, 10)}T${text.slice(11, 19)}.${fraction}`;
-      } else if (length === index + 3 && text.charCodeAt(index) === 43 /* + */ && text.charCodeAt(index + 1) === 48 && text.charCodeAt(index + 2) === 48) {
-        return `${text.slice(0, 10)}T${text.slice(11, 19)}.${fraction}Z`;
-      }
-    }
+  // ISO; only a space becomes `T`, the fraction is padded and the zone `+00` becomes `Z`.
+  const length = text.length;
+  const timeEnd = withZone ? length - 3 : length;
+  if (
+    (timeEnd === 19 || (timeEnd >= 21 && timeEnd <= 26 && text.charCodeAt(19) === 46)) /* . */ &&
+    (!withZone || (text.charCodeAt(timeEnd) === 43 /* + */ && text.charCodeAt(timeEnd + 1) === 48 && text.charCodeAt(timeEnd + 2) === 48)) &&
+    hasIsoDateTimePrefix(text) &&
+    areDigits(text, 20, timeEnd)
+  ) {
+    const fractionDigits = timeEnd === 19 ? 0 : timeEnd - 20;
+    return `${text.slice(0, 10)}T${text.slice(11, timeEnd)}${withZone ? FRACTION_PADDING_Z[fractionDigits]! : FRACTION_PADDING[fractionDigits]!}`;
   }
   if (text === 'infinity' || text === '-infinity') return text;
   const typeName = withZone ? 'timestamptz' : 'timestamp';

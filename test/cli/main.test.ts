@@ -100,6 +100,7 @@ describe('laredo commands load the config first', () => {
     const run = await laredo(['reset-source', '--config', path.join(GOOD, 'stateful.conf'), 'pg_other']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('defines no source "pg_other"; its sources are: pg_main');
+    expect((await laredo(['reset-source', '--config', path.join(GOOD, 'stateful.conf'), 'constructor'])).code).toBe(2);
   });
 });
 

@@ -29,6 +29,7 @@ describe('parseByteSize', () => {
     expect(() => parseByteSize('99999999TiB')).toThrow(/too large/);
     expect(() => parseByteSize(1.5)).toThrow(ConfigValueError);
     expect(() => parseByteSize([])).toThrow(ConfigValueError);
+    expect(() => parseByteSize('0toString')).toThrow(/unknown unit/);
   });
 
   it('reads back every size formatByteSize writes', () => {
@@ -50,5 +51,6 @@ describe('parseByteSize', () => {
     };
     fc.assert(fc.property(fc.oneof(fc.string(), fc.anything(), fc.double()), check));
     fc.assert(fc.property(fc.stringMatching(/^-?\d{0,25}(\.\d{0,12})?\s?[a-zA-Z]{0,10}$/), check));
+    fc.assert(fc.property(fc.constantFrom(...Object.getOwnPropertyNames(Object.prototype)).map((name) => `1${name}`), check));
   });
 });

@@ -49,6 +49,7 @@ describe('parseDuration', () => {
     expect(() => parseDuration('25d')).toThrow(/longest timer/);
     expect(() => parseDuration('')).toThrow(ConfigValueError);
     expect(() => parseDuration(true)).toThrow(ConfigValueError);
+    expect(() => parseDuration('1constructor')).toThrow(/unknown unit/);
   });
 
   it('reads back every duration formatDuration writes', () => {
@@ -81,7 +82,10 @@ describe('parseDuration', () => {
   it('never crashes or returns garbage on arbitrary input', () => {
     fc.assert(fc.property(fc.oneof(fc.string(), fc.anything()), (input) => void outcome(parseDuration, input)));
     fc.assert(
-      fc.property(fc.stringMatching(/^-?\d{0,25}(\.\d{0,12})?\s?[a-zA-Z]{0,13}$/), (input) => void outcome(parseDuration, input)),
+      fc.property(fc.oneof(
+          fc.stringMatching(/^-?\d{0,25}(\.\d{0,12})?\s?[a-zA-Z]{0,13}$/),
+          fc.constantFrom(...Object.getOwnPropertyNames(Object.prototype)).map((name) => `1${name}`),
+        ), (input) => void outcome(parseDuration, input)),
     );
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, type ProtocolErrorCode } from '../../src/protocol/errors.js';
-import type { PgoutputMessage, RelationMessage } from '../../src/protocol/pgoutput-messages.js';
+import type { RelationMessage } from '../../src/protocol/pgoutput-messages.js';
 import { PgoutputDecoder } from '../../src/protocol/pgoutput.js';
 import { UNCHANGED_TOAST } from '../../src/protocol/row.js';
 import { encodePgoutput, relationMessage, type EncodableMessage } from '../support/pgoutput-builder.js';
@@ -41,7 +41,7 @@ function expectProtocolError(decoder: PgoutputDecoder, bytes: Buffer, code: Prot
 
 describe('PgoutputDecoder', () => {
   describe('transaction and stream control messages', () => {
-    const samples: [string, PgoutputMessage][] = [
+    const samples: [string, EncodableMessage][] = [
       ['Begin', { tag: 'begin', finalLsn: 0x16_b374_d848n, commitTime: 789_000_000_123_456n, xid: 4_000_000_000 }],
       ['Commit', { tag: 'commit', flags: 0, commitLsn: 0x100n, commitEndLsn: 0x130n, commitTime: -5n }],
       ['Origin', { tag: 'origin', originLsn: 0xffff_ffff_ffff_ffffn, name: 'elsewhere ✓' }],

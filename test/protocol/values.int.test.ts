@@ -47,6 +47,7 @@ async function printedAndSent(sql: string, params: unknown[]): Promise<PrintedAn
 }
 
 function expectBinaryEqualsText(typeOid: number, rows: readonly PrintedAndSent[]): void {
+  expect(rows.length).toBeGreaterThan(0);
   const mismatches = rows.filter(({ text, bytes }) => !Object.is(textParser(typeOid)(text), binaryParser(typeOid)(bytes)));
   expect(mismatches.map(({ text, bytes }) => ({ text, binary: binaryParser(typeOid)(bytes) }))).toEqual([]);
 }
@@ -65,8 +66,8 @@ describe(`value converters on PostgreSQL ${testServer().major}`, () => {
     const binaryRows = readBinaryCopy(capture.copyBinary);
     binaryRows.forEach((fields, rowIndex) => {
       capture.columns.forEach((column, index) => {
-        const bytes = fields[index]!;
-        const text = capture.outputs[rowIndex]![index]!;
+        const bytes = fields[index] ?? null;
+        const text = capture.outputs[rowIndex]![index] ?? null;
         if (bytes === null || text === null) return expect(bytes).toBe(text);
         const binary = binaryParser(column.typeOid)(bytes);
         if (BINARY_STAYS_BUFFER.has(column.name)) return expect(binary).toEqual(bytes);
@@ -122,10 +123,11 @@ describe(`value converters on PostgreSQL ${testServer().major}`, () => {
 
   it('formats timestamps, timestamptz and dates from their send bytes as from their text, 4713 BC to 294276 AD', async () => {
     const next = random(1114);
-    const days: number[] = [-2_451_545, 106_751_990, 0, -1, -730_119, 2_914_635];
+    // The first and last days of PostgreSQL's timestamp range: 4714-11-24 BC and 294276-12-31.
+    const days: number[] = [-2_451_545, 106_751_982, 0, -1, -730_119, 2_914_635];
     const micros: number[] = [0, 86_399_999_999, 1, 500_000, 43_200_000_000, 86_399_999_999];
     for (let index = 0; index < 5_000; index++) {
-      days.push(Math.floor(next() * (106_751_990 + 2_451_545)) - 2_451_545);
+      days.push(Math.floor(next() * (106_751_982 + 2_451_545)) - 2_451_545);
       micros.push(Math.floor(next() * 86_400_000_000));
     }
     const timestamps = `SELECT timestamp '2000-01-01' + d * interval '1 day' + us * interval '1 microsecond' AS ts FROM unnest($1::int8[], $2::int8[]) AS t(d, us)`;
@@ -166,13 +168,13 @@ describe(`value converters on PostgreSQL ${testServer().major}`, () => {
     }
     expectBinaryEqualsText(
       TypeOid.time,
-      await printedAndSent(`SELECT t AS value, time_send(t) AS sent FROM (SELECT time '00:00' + us * interval '1 microsecond' AS t FROM unnest($1::int8[]) us) s`, [times.slice(1)]),
+      await printedAndSent(`SELECT t AS value, time_send(t) AS sent FROM (SELECT time '00:00' + us * interval '1 microsecond' AS t FROM unnest($1::int8[]) us) s`, [times]),
     );
     expectBinaryEqualsText(TypeOid.time, await printedAndSent(`SELECT t AS value, time_send(t) AS sent FROM (SELECT time '24:00' AS t) s`, []));
     const timetz = `SELECT (time '00:00' + us * interval '1 microsecond')::text || z AS t FROM unnest($1::int8[], $2::text[]) AS u(us, z)`;
     expectBinaryEqualsText(
       TypeOid.timetz,
-      await printedAndSent(`SELECT t::timetz AS value, timetz_send(t::timetz) AS sent FROM (${timetz}) s WHERE t NOT LIKE '24:00:00%'`, [times, zones.concat(zones).slice(0, times.length)]),
+      await printedAndSent(`SELECT t::timetz AS value, timetz_send(t::timetz) AS sent FROM (${timetz}) s`, [times, zones]),
     );
     const intervals = `SELECT make_interval(0, m, 0, d, h) + us * interval '1 microsecond' AS i FROM unnest($1::int4[], $2::int4[], $3::int4[], $4::int8[]) AS u(m, d, h, us)`;
     expectBinaryEqualsText(TypeOid.interval, await printedAndSent(`SELECT i AS value, interval_send(i) AS sent FROM (${intervals}) s`, [months, dayCounts, hours, microseconds]));

@@ -7,7 +7,7 @@ import { expectedRow, storedCaptures, WIDE_TABLE_EXPECTED } from '../fixtures/va
 /** Parses one captured row (output-function text per column) with textParser. */
 function parseOutputs(columns: readonly { name: string; typeOid: number }[], outputs: readonly (string | null)[], options = {}) {
   return Object.fromEntries(columns.map((column, index) => {
-    const text = outputs[index]!;
+    const text = outputs[index] ?? null;
     return [column.name, text === null ? null : textParser(column.typeOid, options)(text)];
   }));
 }
@@ -312,7 +312,7 @@ const rectangularArray = fc
     const build = (level: number): NestedStrings =>
       level === dimensions.length - 1
         ? Array.from({ length: dimensions[level]! }, () => iterator.next().value as string | null)
-        : (Array.from({ length: dimensions[level]! }, () => build(level + 1)) as NestedStrings);
+        : Array.from({ length: dimensions[level]! }, () => build(level + 1));
     return build(0);
   });
 

@@ -93,6 +93,8 @@ interface OpenTransaction {
   readonly spool: LineSpool;
   readonly tables: TableSchema[];
   readonly tableIndex: Map<TableSchema, number>;
+  /** The spool line each subtransaction's first change went to, to cut back to when it aborts. */
+  readonly subtransactions: Map<number, number>;
 }
 
 interface QueuedRequest {
@@ -302,25 +304,26 @@ export class HttpSyncTarget implements Target {
         this.#open.set(message.transaction.xid, this.#newTransaction());
         return undefined;
       case 'insert':
-        return this.#hold(message.xid, message.table, this.#encoder.openInsert(message.table, message.lsn, message.xid, message.row));
+        return this.#hold(message.xid, message.subXid, message.table, this.#encoder.openInsert(message.table, message.lsn, message.xid, message.row));
       case 'update':
-        return this.#hold(message.xid, message.table, this.#encoder.openUpdate(message.table, message.lsn, message.xid, message.row, message.old, message.oldKind));
+        return this.#hold(
+          message.xid,
+          message.subXid,
+          message.table,
+          this.#encoder.openUpdate(message.table, message.lsn, message.xid, message.row, message.old, message.oldKind),
+        );
       case 'delete':
-        return this.#hold(message.xid, message.table, this.#encoder.openDelete(message.table, message.lsn, message.xid, message.old, message.oldKind));
+        return this.#hold(message.xid, message.subXid, message.table, this.#encoder.openDelete(message.table, message.lsn, message.xid, message.old, message.oldKind));
       case 'truncate': {
         let holding: Promise<void> | undefined;
         const entry = this.#encoder.openTruncate(message.lsn, message.xid, message.cascade, message.restartIdentity);
-        for (const table of message.tables) holding = this.#hold(message.xid, table, entry) ?? holding;
+        for (const table of message.tables) holding = this.#hold(message.xid, message.subXid, table, entry) ?? holding;
         return holding;
       }
       case 'commit':
         return this.#commit(message, ticket);
-      case 'rollback': {
-        const transaction = this.#open.get(message.xid);
-        this.#open.delete(message.xid);
-        void transaction?.spool.discard();
-        return undefined;
-      }
+      case 'rollback':
+        return this.#rollback(message.xid, message.subXid);
     }
   }
 
@@ -343,17 +346,18 @@ export class HttpSyncTarget implements Target {
       memoryLimitChars: this.#transactionMemoryChars,
       ...(this.#spillDirectory === undefined ? {} : { directory: this.#spillDirectory }),
     });
-    return { spool, tables: [], tableIndex: new Map() };
+    return { spool, tables: [], tableIndex: new Map(), subtransactions: new Map() };
   }
 
   /** Holds an open change entry until its transaction commits; resolves when the spool can take more. */
-  #hold(xid: number, table: TableSchema, entry: string): Promise<void> | undefined {
+  #hold(xid: number, subXid: number | undefined, table: TableSchema, entry: string): Promise<void> | undefined {
     let transaction = this.#open.get(xid);
     if (transaction === undefined) {
       // A streamed transaction passed through in chunks has no begin before its first change.
       transaction = this.#newTransaction();
       this.#open.set(xid, transaction);
     }
+    if (subXid !== undefined && !transaction.subtransactions.has(subXid)) transaction.subtransactions.set(subXid, transaction.spool.lineCount);
     let index = transaction.tableIndex.get(table);
     if (index === undefined) {
       index = transaction.tables.push(table) - 1;
@@ -361,6 +365,24 @@ export class HttpSyncTarget implements Target {
     }
     transaction.spool.append(`${index}\t${entry}`);
     return transaction.spool.needsDrain ? transaction.spool.drain() : undefined;
+  }
+
+  /**
+   * Without `subXid`: drops the transaction. With it: drops what the subtransaction and those begun
+   * after it (nested in it) added, as PostgreSQL's own apply worker does at a Stream Abort.
+   */
+  async #rollback(xid: number, subXid: number | undefined): Promise<void> {
+    const transaction = this.#open.get(xid);
+    if (transaction === undefined) return;
+    if (subXid === undefined || subXid === xid) {
+      this.#open.delete(xid);
+      await transaction.spool.discard();
+      return;
+    }
+    const start = transaction.subtransactions.get(subXid);
+    if (start === undefined) return; // none of its changes reached this target
+    await transaction.spool.truncate(start);
+    for (const [other, line] of transaction.subtransactions) if (line >= start) transaction.subtransactions.delete(other);
   }
 
   async #commit(commit: CommitEvent, ticket: Ticket): Promise<void> {

@@ -315,3 +315,16 @@ describe('httpSyncTarget durability and failures', () => {
     expect(() => httpSyncTarget({ baseUrl: 'http://x', source: 's', authHeader: 'Bearer a\nb' })).toThrow(/auth_header/);
   });
 });
+
+describe('httpSyncTarget streamed transactions', () => {
+  it.each([
+    ['in memory', 1 << 20],
+    ['spilled to a temporary file', 200],
+  ])('drops only an aborted subtransaction and those nested in it (%s)', async (_where, transactionMemoryBytes) => {
+    const sync = target({ transactionMemoryBytes });
+    const row = (id: number) => ({ id, name: `row ${id}`, data: null });
+    await durable(sync.write([insert(90, items, row(1)), { ...insert(90, items, row(2)), subXid: 91 }, { ...insert(90, items, row(3)), subXid: 92 }]));
+    await durable(sync.write([{ ...insert(90, items, row(4)), subXid: 92 }, { ...rollback(90), subXid: 91 }, { ...insert(90, items, row(5)), subXid: 94 }, commit(90)]));
+    expect(receiver.requests.flatMap((request) => request.body.changes.map((change: { columns: { id: number } }) => change.columns.id))).toEqual([1, 5]);
+  });
+});

@@ -165,6 +165,25 @@ describe('jsonlTarget line format', () => {
     ]);
   });
 
+  it.each([
+    ['in memory', 1 << 20],
+    ['spilled to a temporary file', 200],
+  ])('drops only an aborted subtransaction and those nested in it (%s)', async (_where, transactionMemoryBytes) => {
+    const jsonl = target({ transactionMemoryBytes });
+    const row = (id: number) => ({ id, name: `row ${id}`, data: null });
+    await durable(
+      jsonl.write([
+        insert(90, items, row(1)),
+        { ...insert(90, items, row(2)), subXid: 91 },
+        { ...insert(90, items, row(3)), subXid: 92 },
+        { ...rollback(90), subXid: 93 }, // made no change: nothing to drop
+      ]),
+    );
+    await durable(jsonl.write([{ ...insert(90, items, row(4)), subXid: 92 }, { ...rollback(90), subXid: 91 }, { ...insert(90, items, row(5)), subXid: 94 }, commit(90)]));
+    await jsonl.close();
+    expect((await fileLines()).filter((line) => line.op === 'insert').map((line) => (line.row as { id: number }).id)).toEqual([1, 5]);
+  });
+
   it('writes update old keys without the NULLs of a K tuple, full old rows, deletes and one truncate line per table', async () => {
     const full = table('audit', [['id', INT4, true], ['note', TEXT, true]], { replicaIdentity: 'full', relationId: 16390 });
     const jsonl = target();

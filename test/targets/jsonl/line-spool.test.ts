@@ -37,6 +37,33 @@ it('gives back every line in order, from memory and from its temporary file', as
   expect(await readdir(directory)).toEqual([]);
 });
 
+it('cuts back to any earlier line count, in memory or inside its temporary file', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.oneof(fc.string({ maxLength: 20 }).map((s) => ({ append: s.replaceAll('\n', ' ') })), fc.nat().map((n) => ({ cutTo: n }))), { maxLength: 120 }),
+      fc.integer({ min: 1, max: 300 }),
+      async (operations, limit) => {
+        const spool = new LineSpool({ memoryLimitChars: limit, directory });
+        const model: string[] = [];
+        for (const operation of operations) {
+          if ('append' in operation) {
+            spool.append(operation.append);
+            model.push(operation.append);
+          } else {
+            const cut = operation.cutTo % (model.length + 1);
+            await spool.truncate(cut);
+            model.length = cut;
+          }
+          expect(spool.lineCount).toBe(model.length);
+        }
+        expect(await collect(spool)).toEqual(model);
+        await spool.discard();
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
 it('keeps multi-byte characters whole across read chunks of a large spill', async () => {
   const spool = new LineSpool({ memoryLimitChars: 10_000, directory });
   const line = `${'é✓'.repeat(1_000)}x`;
