@@ -97,8 +97,17 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   program
     .command('demo')
     .description('start an embedded PostgreSQL under writes and print its baseline and changes')
-    .action(async () => {
-      exitCode = await demoCommand(context);
+    .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)')
+    .option('--rows <count>', 'rows in the demo table before the baseline', '1000')
+    .action(async (options: { duration?: string; rows: string }) => {
+      const durationSeconds = options.duration === undefined ? undefined : Number(options.duration);
+      const rows = Number(options.rows);
+      if ((durationSeconds !== undefined && !(durationSeconds > 0)) || !(Number.isInteger(rows) && rows >= 0)) {
+        io.stderr('laredo: demo: --duration must be a number of seconds > 0 and --rows a whole number >= 0\n');
+        exitCode = EXIT_CODES.usage;
+        return;
+      }
+      exitCode = await demoCommand(context, { rows, ...(durationSeconds === undefined ? {} : { durationSeconds }) });
     });
 
   try {

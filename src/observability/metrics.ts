@@ -9,7 +9,7 @@ import { redactSecrets } from './redact.js';
  * the current state and 0 for the others, so a dashboard can alert on `state="error" == 1` directly.
  * A state not listed here is added on first use.
  */
-export const SOURCE_STATES = ['starting', 'baseline', 'streaming', 'reconnecting', 'stopping', 'stopped', 'error'] as const;
+export const SOURCE_STATES = ['CONNECTING', 'BASELINING', 'STREAMING', 'RECONNECTING', 'ERROR', 'CLOSED'] as const;
 
 export type ChangeOperation = 'insert' | 'update' | 'delete' | 'truncate' | 'message';
 

@@ -324,19 +324,18 @@ function parseNumeric(bytes: Buffer): string {
   for (let index = 0; index < digitCount; index++) {
     if (bytes.readUInt16BE(8 + 2 * index) > 9999) throw malformed('numeric', 'a digit is not base 10000', 8 + 2 * index);
   }
-  const digit = numericDigit;
   let text = sign === NUMERIC_NEGATIVE ? '-' : '';
   let index: number;
   if (weight < 0) {
     text += '0';
     index = weight + 1;
   } else {
-    text += String(digit(bytes, digitCount, 0));
-    for (index = 1; index <= weight; index++) text += String(digit(bytes, digitCount, index)).padStart(4, '0');
+    text += String(numericDigit(bytes, digitCount, 0));
+    for (index = 1; index <= weight; index++) text += String(numericDigit(bytes, digitCount, index)).padStart(4, '0');
   }
   if (scale > 0) {
     let fraction = '';
-    for (; fraction.length < scale; index++) fraction += String(digit(bytes, digitCount, index)).padStart(4, '0');
+    for (; fraction.length < scale; index++) fraction += String(numericDigit(bytes, digitCount, index)).padStart(4, '0');
     text += `.${fraction.slice(0, scale)}`;
   }
   return text;

@@ -37,7 +37,7 @@ export const SESSION_SETTINGS: Readonly<Record<string, string>> = Object.freeze(
   client_encoding: 'UTF8',
   // Dates `YYYY-MM-DD`, timestamps `YYYY-MM-DD HH:MM:SS.ffffff`; YMD only matters for input.
   DateStyle: 'ISO, YMD',
-  // timestamptz printed in UTC (`+00`), so the converter need not shift offsets.
+  // timestamptz printed in UTC (`+00`): the converter's fast path (other offsets are shifted, slowly).
   TimeZone: 'UTC',
   // interval as `1 year 2 mons 3 days 04:05:06`, the form the binary converter reproduces.
   IntervalStyle: 'postgres',
@@ -120,16 +120,16 @@ function scalarTextParser(typeOid: number, options: ValueOptions): TextParser | 
 }
 
 /** A ProtocolError for a value that is not what the output function prints under SESSION_SETTINGS. */
-export function malformedValue(typeName: string, text: string, why = ''): ProtocolError {
+function malformedValue(typeName: string, text: string, why = ''): ProtocolError {
   // Values of these types can hold anything a user stored, so the message shows only their length.
   const opaque = typeName === 'array' || typeName === 'json' || typeName === 'bytea';
   const preview = opaque ? `a ${text.length}-character value` : text.length > 32 ? `${JSON.stringify(text.slice(0, 32))}...` : JSON.stringify(text);
-  return new ProtocolError(
-    'MALFORMED',
-    `${preview} is not ${typeName} text as PostgreSQL prints it${why === '' ? '' : ` (${why})`}; ` +
-      'the connection must use laredo SESSION_SETTINGS (DateStyle ISO, TimeZone UTC, bytea_output hex, client_encoding UTF8)',
-    0,
-  );
+  // Invalid JSON is the data's problem; anything else usually means a session with other settings.
+  const remedy =
+    typeName === 'json'
+      ? 'the server sent text JSON.parse refuses'
+      : 'the connection must use laredo SESSION_SETTINGS (DateStyle ISO, TimeZone UTC, bytea_output hex, client_encoding UTF8)';
+  return new ProtocolError('MALFORMED', `${preview} is not ${typeName} text as PostgreSQL prints it${why === '' ? '' : ` (${why})`}; ${remedy}`, 0);
 }
 
 const keepText: TextParser = (text) => text;

@@ -433,9 +433,22 @@ export class PostgresSource {
         for (const key of allTables) ctx.pendingTables.add(key);
       } else {
         floor = info.confirmedFlushLsn ?? Lsn.ZERO;
-        const known = new Set(state!.tables);
+        let resumed = state!;
+        const configured = new Set(allTables);
+        if (resumed.tables.some((t) => !configured.has(t))) {
+          // A table dropped from the config has just left the publication: the slot will not stream its
+          // changes from here on, so if it comes back it needs a baseline again. Forget it now, before
+          // anything of this run is confirmed.
+          resumed = { ...resumed, tables: resumed.tables.filter((t) => configured.has(t)), updatedAt: new Date().toISOString() };
+          const pruned = resumed;
+          ctx.stateWrites = ctx.stateWrites.then(() => this.#store.save(pruned));
+          await ctx.stateWrites;
+        }
+        const known = new Set(resumed.tables);
         const rebaseline = o.alwaysBaseline && ctx.attempt === 0;
-        const toBaseline = tables.filter((t) => rebaseline || !known.has(t.key));
+        // A baseline of this run that was interrupted before it became durable (pendingTables) is taken
+        // again: the targets were reset and hold only part of it.
+        const toBaseline = tables.filter((t) => rebaseline || !known.has(t.key) || ctx.pendingTables.has(t.key));
         if (toBaseline.length > 0) {
           // A baseline for part of the tables while the persistent slot resumes from its position:
           // take it at a temporary slot's snapshot and skip what the stream repeats of it.
@@ -444,7 +457,7 @@ export class PostgresSource {
           const created = await createSlot(temporaryName, true, helper);
           baseline = { snapshotName: created.snapshotName, tables: toBaseline, client: helper };
           for (const t of toBaseline) ctx.coveredBefore.set(t.key, created.consistentPoint);
-          ctx.pendingState = { ...state!, tables: state!.tables.filter((t) => !toBaseline.some((b) => b.key === t)) };
+          ctx.pendingState = { ...resumed, tables: resumed.tables.filter((t) => !toBaseline.some((b) => b.key === t)) };
           ctx.pendingTables.clear();
           for (const t of toBaseline) ctx.pendingTables.add(t.key);
         }

@@ -5,21 +5,21 @@ import { createMetrics } from '../../src/observability/metrics.js';
 describe('createMetrics', () => {
   it('exports one source state series per state, 1 for the current one', async () => {
     const metrics = createMetrics();
-    metrics.setSourceState('pg_main', 'baseline');
-    metrics.setSourceState('pg_main', 'streaming');
+    metrics.setSourceState('pg_main', 'BASELINING');
+    metrics.setSourceState('pg_main', 'STREAMING');
     const text = await metrics.scrape();
-    expect(text).toContain('laredo_source_state{source="pg_main",state="streaming"} 1');
-    expect(text).toContain('laredo_source_state{source="pg_main",state="baseline"} 0');
-    expect(text).toContain('laredo_source_state{source="pg_main",state="error"} 0');
+    expect(text).toContain('laredo_source_state{source="pg_main",state="STREAMING"} 1');
+    expect(text).toContain('laredo_source_state{source="pg_main",state="BASELINING"} 0');
+    expect(text).toContain('laredo_source_state{source="pg_main",state="ERROR"} 0');
   });
 
   it('adds a state it did not know, and keeps sources apart', async () => {
     const metrics = createMetrics();
     metrics.setSourceState('a', 'paused');
-    metrics.setSourceState('b', 'error');
+    metrics.setSourceState('b', 'ERROR');
     const text = await metrics.scrape();
     expect(text).toContain('laredo_source_state{source="a",state="paused"} 1');
-    expect(text).toContain('laredo_source_state{source="b",state="error"} 1');
+    expect(text).toContain('laredo_source_state{source="b",state="ERROR"} 1');
     expect(text).toContain('laredo_source_state{source="b",state="paused"} 0');
   });
 

@@ -56,7 +56,7 @@ function checkRow(row: Row | undefined, relation: RelationMessage | undefined, m
   const keys = Object.keys(row!);
   const names = relation!.columns.map((c) => c.name);
   check(keys.length === names.length && keys.every((key, i) => key === names[i]), 'row keys are the column names, in order', message);
-  check(Object.values(row!).every((value) => value !== undefined), 'no undefined value', message);
+  check((Object.values(row!) as unknown[]).every((value) => value !== undefined), 'no undefined value', message);
 }
 
 /**

@@ -3,7 +3,7 @@
 // converters must reproduce digit for digit (float4, float8, numeric, dates, times, intervals).
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binaryParser, sessionSettingsOptions, textParser, TypeOid } from '../../src/protocol/values.js';
+import { binaryParser, SESSION_SETTINGS, sessionSettingsOptions, textParser, TypeOid } from '../../src/protocol/values.js';
 import { BINARY_STAYS_BUFFER, captureWideTable, expectedRow, readBinaryCopy, type WideTableCapture } from '../fixtures/values/wide-table.js';
 import { createTestDatabase, testServer, type TestDatabase } from '../support/postgres.js';
 
@@ -53,6 +53,12 @@ function expectBinaryEqualsText(typeOid: number, rows: readonly PrintedAndSent[]
 }
 
 describe(`value converters on PostgreSQL ${testServer().major}`, () => {
+  it('gets every SESSION_SETTINGS value from the startup options string', async () => {
+    const names = Object.keys(SESSION_SETTINGS);
+    const { rows } = await client.query<{ name: string; value: string }>(`SELECT name, current_setting(name) AS value FROM unnest($1::text[]) name`, [names]);
+    expect(Object.fromEntries(rows.map((row) => [row.name, row.value]))).toEqual(SESSION_SETTINGS);
+  });
+
   it('converts every column of the wide table to the documented value', () => {
     expect(capture.major).toBe(testServer().major);
     for (const outputs of capture.outputs) {

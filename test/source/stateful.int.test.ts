@@ -1,11 +1,13 @@
 // Stateful mode, sentence by sentence (/work/shared/spec/postgresql-source.txt, "Stateful mode",
 // "First startup", "Subsequent startups"), plus what the issue adds: a crash before the first
 // baseline completed, tables added to (and removed from) the config, and alwaysBaseline.
+import { EMPTY, NEVER } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TargetMessage } from '../../src/model/events.js';
 import { Lsn } from '../../src/protocol/lsn.js';
 import { pg, type PostgresSourceOptions } from '../../src/source/index.js';
-import { memoryTarget, type MemoryTarget } from '../../src/targets/memory/index.js';
+import type { Target } from '../../src/model/target.js';
+import { memoryTarget } from '../../src/targets/memory/index.js';
 import { recordingTarget } from '../../src/targets/recording/index.js';
 import { createTestDatabase, uniqueName, type TestDatabase } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
@@ -13,6 +15,7 @@ import {
   baselineRowsOf,
   eventsOf,
   FAST_RECONNECT,
+  gated,
   runSource,
   slotOf,
   slotsOf,
@@ -59,7 +62,7 @@ function statefulOptions(tables: readonly string[], extra: Partial<PostgresSourc
 }
 
 /** Starts a stateful source into a memory target, recording every message it receives. */
-function start(tables: readonly string[], target: MemoryTarget, extra: Partial<PostgresSourceOptions> = {}, runOptions = {}): { run: RunningSource; messages: TargetMessage[] } {
+function start(tables: readonly string[], target: Target, extra: Partial<PostgresSourceOptions> = {}, runOptions = {}): { run: RunningSource; messages: TargetMessage[] } {
   const messages: TargetMessage[] = [];
   const run = runSource(pg.source(statefulOptions(tables, extra)), [tap(target, (m) => messages.push(m))], runOptions);
   running.push(run);
@@ -114,7 +117,7 @@ describe('Stateful mode: Uses a persistent named replication slot that survives 
     for (let batch = 0; batch < 10; batch++) {
       const from = 100_000 + batch * 500;
       await db.query(`INSERT INTO items SELECT g, 1, 'offline ' || g FROM generate_series(${from}, ${from + 499}) g`);
-      await db.query(`UPDATE items SET v = v + 1 WHERE id BETWEEN ${batch * 300 + 1} AND ${batch * 300 + 300}`);
+      await db.query(`UPDATE items SET v = v + 1 WHERE id BETWEEN ${batch * 170 + 1} AND ${batch * 170 + 300}`);
       await db.query(`DELETE FROM items WHERE id BETWEEN ${from} AND ${from + 199}`);
     }
 
@@ -132,8 +135,8 @@ describe('Stateful mode: Uses a persistent named replication slot that survives 
   });
 
   it('a crash before the first baseline completed leads to a full baseline on the next start, not a resume into empty targets', async () => {
-    // The first run's target never makes the baseline durable; the run then dies without a stop.
-    const held = recordingTarget({ durability: 'held' });
+    // The first run's target never makes the end of the baseline durable; the run then dies without a stop.
+    const held = recordingTarget({ durability: (batch) => (batch.some((m) => m.kind === 'baseline-complete') ? NEVER : EMPTY) });
     const first = runSource(pg.source(statefulOptions(['public.items'], { baselineBatchSize: 100 })), [held]);
     running.push(first);
     await waitFor(() => held.messages.some((m) => m.kind === 'baseline-complete'), { what: 'the baseline delivered (not durable)' });
@@ -229,5 +232,26 @@ describe('Stateful mode: Uses a persistent named replication slot that survives 
     expect(slots[0]!.temporary).toBe(false);
     expect(slots[0]!.confirmedFlushLsn!).toBeGreaterThan(slotBefore!.confirmedFlushLsn!);
     expect(Lsn.format(slots[0]!.confirmedFlushLsn!)).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+  });
+
+  it('alwaysBaseline: a baseline interrupted by a lost connection is taken again after the reconnect, so the reset targets lose no row', async () => {
+    const first = start(['public.items'], memoryTarget(), { alwaysBaseline: true });
+    await waitFor(() => first.run.source.state === 'STREAMING', { what: 'STREAMING' });
+    await first.run.stop();
+    await db.query(`INSERT INTO items SELECT g, 0, repeat('x', 200) FROM generate_series(10001, 30000) g`);
+
+    // A target that makes nothing durable plus a small budget: the COPY pauses part way through.
+    const memory = memoryTarget();
+    const target = gated(memory);
+    const second = start(['public.items'], target, { alwaysBaseline: true, maxInFlightBytes: 64 * 1024, baselineParallelism: 1, baselineBatchSize: 50 });
+    await waitFor(() => target.heldBytes > 64 * 1024, { what: 'the baseline paused on the budget' });
+    const copies = await db.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY%' AND pid <> pg_backend_pid()`,
+    );
+    expect(copies.rowCount).toBe(1);
+    target.open();
+    await waitFor(() => second.run.states.includes('RECONNECTING'), { what: 'a reconnect' });
+    await waitFor(() => second.run.source.state === 'STREAMING', { what: 'STREAMING again' });
+    await waitUntilTargetEqualsTable(db, memory, 'items');
   });
 });

@@ -1,10 +1,111 @@
-import { NotImplementedError, type CommandContext } from './context.js';
+import pg from 'pg';
+import { skip } from 'rxjs';
+import { EmbeddedPostgres } from '../../embedded/postgres-server.js';
+import { pg as laredo } from '../../source/index.js';
+import { jsonlTarget } from '../../targets/jsonl/index.js';
+import type { CommandContext } from './context.js';
+
+export interface DemoOptions {
+  /** Rows in the demo table before the baseline. */
+  readonly rows: number;
+  /** Stop after this long; until interrupted when absent. */
+  readonly durationSeconds?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE orders (
+  id          bigserial PRIMARY KEY,
+  customer    text NOT NULL,
+  amount      numeric(12,2) NOT NULL,
+  status      text NOT NULL DEFAULT 'new',
+  tags        text[] NOT NULL DEFAULT '{}',
+  details     jsonb,
+  created_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+`;
+
+const CUSTOMERS = ['ada', 'grace', 'linus', 'margaret', 'ken', 'barbara'];
 
 /**
- * `laredo demo`: starts an embedded PostgreSQL (src/embedded), creates a small schema under a steady
- * write load, and prints the baseline and then live changes to stdout until interrupted.
+ * `laredo demo`: starts an embedded PostgreSQL from npm, creates a small `orders` table, keeps writing to
+ * it (inserts, updates, deletes), and runs an ephemeral laredo source into a jsonl target on stdout:
+ * the baseline first, then every live change. Everything it made is gone when it exits.
  */
-// TODO(lead): embedded server + schema + writer + an ephemeral source printing JSON lines.
-export function demoCommand(_context: CommandContext): Promise<number> {
-  return Promise.reject(new NotImplementedError('laredo demo'));
+export async function demoCommand(context: CommandContext, options: DemoOptions = { rows: 1000 }): Promise<number> {
+  const say = (line: string): void => {
+    context.stderr(`laredo demo: ${line}\n`);
+  };
+  say('starting an embedded PostgreSQL (binaries from npm)...');
+  const server = new EmbeddedPostgres();
+  const info = await server.start();
+  let writer: ReturnType<typeof setInterval> | undefined;
+  const client = new pg.Client({ connectionString: server.connectionString() });
+  try {
+    say(`PostgreSQL ${info.major} is up on port ${info.port}; creating table orders with ${options.rows} rows`);
+    await client.connect();
+    await client.query(SCHEMA);
+    await client.query(
+      `INSERT INTO orders (customer, amount, tags, details)
+       SELECT (ARRAY['ada','grace','linus','margaret','ken','barbara'])[1 + g % 6], round((random() * 1000)::numeric, 2),
+              ARRAY['seed'], jsonb_build_object('seq', g)
+       FROM generate_series(1, $1::int) g`,
+      [options.rows],
+    );
+
+    const source = laredo.source({
+      connection: server.connectionString(),
+      slotMode: 'ephemeral',
+      slotName: 'laredo_demo',
+      publication: { name: 'laredo_demo_pub', tables: { 'public.orders': {} } },
+    });
+    let tick = 0;
+    const write = async (): Promise<void> => {
+      tick += 1;
+      const customer = CUSTOMERS[tick % CUSTOMERS.length]!;
+      await client.query(
+        `INSERT INTO orders (customer, amount, tags, details) VALUES ($1, round((random() * 1000)::numeric, 2), ARRAY['live'], jsonb_build_object('tick', $2::int))`,
+        [customer, tick],
+      );
+      if (tick % 2 === 0) await client.query(`UPDATE orders SET status = 'paid' WHERE id = (SELECT min(id) FROM orders WHERE status = 'new')`);
+      if (tick % 5 === 0) await client.query(`DELETE FROM orders WHERE id = (SELECT min(id) FROM orders)`);
+    };
+
+    const done = new Promise<number>((resolve) => {
+      source.state$.pipe(skip(1)).subscribe((state) => {
+        say(`source state: ${state}`);
+        if (state === 'STREAMING' && writer === undefined) {
+          say('baseline done; now writing to orders every 500 ms: live changes follow (Ctrl-C to stop)');
+          writer = setInterval(() => {
+            write().catch((error: unknown) => {
+              say(`writer: ${(error as Error).message}`);
+            });
+          }, 500);
+        }
+      });
+      source.run([jsonlTarget({ path: '-', source: 'demo', flushIntervalMs: 100 })]).subscribe({
+        error: (error: unknown) => {
+          say(`failed: ${(error as Error).message}`);
+          resolve(1);
+        },
+        complete: () => {
+          resolve(0);
+        },
+      });
+    });
+    const stop = (): void => {
+      if (writer !== undefined) clearInterval(writer);
+      source.stop();
+    };
+    context.signal.addEventListener('abort', stop, { once: true });
+    const timer = options.durationSeconds === undefined ? undefined : setTimeout(stop, options.durationSeconds * 1000);
+    const code = await done;
+    if (timer !== undefined) clearTimeout(timer);
+    context.signal.removeEventListener('abort', stop);
+    return code;
+  } finally {
+    if (writer !== undefined) clearInterval(writer);
+    await client.end().catch(() => undefined);
+    say('stopping the embedded PostgreSQL');
+    await server.stop();
+  }
 }

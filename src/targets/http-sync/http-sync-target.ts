@@ -244,26 +244,30 @@ export class HttpSyncTarget implements Target {
   #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
-    this.#idle = this.#drainInbox().finally(() => {
-      this.#pumping = false;
-    });
+    this.#idle = this.#drainInbox();
   }
 
   async #drainInbox(): Promise<void> {
-    for (let job = this.#inbox.shift(); job !== undefined; job = this.#inbox.shift()) {
-      const { ticket } = job;
-      try {
-        if (this.#failure !== undefined) throw this.#failure;
-        await this.#queueBelow(this.#maxQueuedRequests);
-        for (const message of job.batch) {
-          const applying = this.#apply(message, ticket);
-          if (applying !== undefined) await applying;
+    // The flag is cleared in the same synchronous step that finds the inbox empty: a `.finally`
+    // would run a microtask later, and a write arriving in between would be stranded.
+    try {
+      for (let job = this.#inbox.shift(); job !== undefined; job = this.#inbox.shift()) {
+        const { ticket } = job;
+        try {
+          if (this.#failure !== undefined) throw this.#failure;
+          await this.#queueBelow(this.#maxQueuedRequests);
+          for (const message of job.batch) {
+            const applying = this.#apply(message, ticket);
+            if (applying !== undefined) await applying;
+          }
+          ticket.processed = true;
+          this.#settle(ticket);
+        } catch (error) {
+          this.#fail(error);
         }
-        ticket.processed = true;
-        this.#settle(ticket);
-      } catch (error) {
-        this.#fail(error);
       }
+    } finally {
+      this.#pumping = false;
     }
   }
 

@@ -183,28 +183,32 @@ export class JsonlTarget implements Target {
   #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
-    this.#idle = this.#drainInbox().finally(() => {
-      this.#pumping = false;
-    });
+    this.#idle = this.#drainInbox();
   }
 
   async #drainInbox(): Promise<void> {
-    for (let job = this.#inbox.shift(); job !== undefined; job = this.#inbox.shift()) {
-      if (this.#failure !== undefined) {
-        job.reject(this.#failure);
-        continue;
-      }
-      try {
-        await this.#appender.whenBufferedBelow(this.#maxBufferedChars);
-        for (const message of job.batch) {
-          const applying = this.#apply(message);
-          if (applying !== undefined) await applying;
+    // The flag is cleared in the same synchronous step that finds the inbox empty: a `.finally`
+    // would run a microtask later, and a write arriving in between would be stranded.
+    try {
+      for (let job = this.#inbox.shift(); job !== undefined; job = this.#inbox.shift()) {
+        if (this.#failure !== undefined) {
+          job.reject(this.#failure);
+          continue;
         }
-        this.#appender.durable().then(job.resolve, job.reject);
-      } catch (error) {
-        this.#failure ??= error;
-        job.reject(error);
+        try {
+          await this.#appender.whenBufferedBelow(this.#maxBufferedChars);
+          for (const message of job.batch) {
+            const applying = this.#apply(message);
+            if (applying !== undefined) await applying;
+          }
+          this.#appender.durable().then(job.resolve, job.reject);
+        } catch (error) {
+          this.#failure ??= error;
+          job.reject(error);
+        }
       }
+    } finally {
+      this.#pumping = false;
     }
   }
 

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Subscription } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import { expect } from 'vitest';
 import type { SourceEvent, TargetMessage } from '../../../src/model/events.js';
 import type { Target } from '../../../src/model/target.js';
@@ -72,7 +72,7 @@ export function runSource(source: PostgresSource, targets: readonly Target[], ru
       }
       subscription?.unsubscribe();
       subscription = undefined;
-      if (outcome.error !== undefined) throw outcome.error;
+      if (outcome.error !== undefined) throw outcome.error instanceof Error ? outcome.error : new Error('the source failed', { cause: outcome.error });
     },
     kill() {
       subscription?.unsubscribe();
@@ -258,6 +258,58 @@ export function tap(inner: Target, onMessage: (message: TargetMessage) => void):
       return inner.write(batch);
     },
     ...(inner.close === undefined ? {} : { close: () => inner.close!() }),
+  };
+}
+
+/**
+ * A target in front of `inner` whose batches become durable only while the gate is open: closed, it
+ * plays a slow target (nothing it was given is durable); opening applies what waited, in order.
+ */
+export interface GatedTarget extends Target {
+  open(): void;
+  close(): Observable<unknown> | Promise<unknown>;
+  shut(): void;
+  /** Bytes of the messages given to the target and not yet durable. */
+  readonly heldBytes: number;
+}
+
+export function gated(inner: Target, { open = false } = {}): GatedTarget {
+  const waiting: (() => void)[] = [];
+  let isOpen = open;
+  let heldBytes = 0;
+  return {
+    name: `gated ${inner.name}`,
+    write: (batch) =>
+      new Observable<unknown>((subscriber) => {
+        const bytes = batch.reduce((sum, m) => sum + m.bytes, 0);
+        heldBytes += bytes;
+        let inner$: Subscription | undefined;
+        const apply = () => {
+          inner$ = inner.write(batch).subscribe({
+            error: (error: unknown) => {
+              subscriber.error(error);
+            },
+            complete: () => {
+              heldBytes -= bytes;
+              subscriber.complete();
+            },
+          });
+        };
+        if (isOpen && waiting.length === 0) apply();
+        else waiting.push(apply);
+        return () => inner$?.unsubscribe();
+      }),
+    open() {
+      isOpen = true;
+      for (const apply of waiting.splice(0)) apply();
+    },
+    shut() {
+      isOpen = false;
+    },
+    close: () => (inner.close === undefined ? Promise.resolve() : inner.close()),
+    get heldBytes() {
+      return heldBytes;
+    },
   };
 }
 

@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TargetMessage } from '../../../src/model/events.js';
+import { TargetActor } from '../../../src/operators/target-actor.js';
 import { UNCHANGED_TOAST } from '../../../src/protocol/row.js';
 import { HttpSyncError, httpSyncTarget, type HttpSyncTargetOptions } from '../../../src/targets/http-sync/index.js';
 import { waitFor } from '../../support/wait.js';
@@ -289,6 +291,20 @@ describe('httpSyncTarget durability and failures', () => {
       expect(request.headers['x-source']).toBe('table-sync');
       expect(request.headers['content-type']).toBe('application/json');
     }
+  });
+
+  it('works behind the target actor: every posted message becomes durable, changes arrive in order', async () => {
+    const sync = target({ batchSize: 50 });
+    const actor = new TargetActor(sync, { maxInFlight: 4, maxBatch: 16 });
+    const messages: TargetMessage[] = [reset(items), baseline(items, [{ id: 0, name: 'base', data: null }]), baselineComplete(items, 1)];
+    for (let xid = 1; xid <= 200; xid++) messages.push(...committed(xid, insert(xid, items, { id: xid, name: 'x', data: null })));
+    messages.forEach((message, sequence) => {
+      actor.post(sequence, message);
+    });
+    await waitFor(() => actor.durableThrough === messages.length - 1, { what: 'every message durable' });
+    actor.dispose();
+    const xids = receiver.accepted.flatMap((request) => (request.body.changes ?? []).map((change: { xid: number }) => change.xid));
+    expect(xids).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
 
   it('sends what is still forming on close', async () => {

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TargetMessage } from '../../../src/model/events.js';
 import { UNCHANGED_TOAST } from '../../../src/protocol/row.js';
+import { TargetActor } from '../../../src/operators/target-actor.js';
 import { jsonlTarget, JsonlTargetError, readJsonl, type JsonlTargetOptions } from '../../../src/targets/jsonl/index.js';
 import { waitFor } from '../../support/wait.js';
 import {
@@ -411,6 +412,20 @@ describe('jsonlTarget files and streams', () => {
   it('refuses options it cannot work with', () => {
     expect(() => jsonlTarget({ path: '', source: 's' })).toThrow(JsonlTargetError);
     expect(() => jsonlTarget({ path, source: 's', flushIntervalMs: -1 })).toThrow(/flushIntervalMs/);
+  });
+
+  it('works behind the target actor: every posted message becomes durable, in order', async () => {
+    const jsonl = target();
+    const actor = new TargetActor(jsonl, { maxInFlight: 4, maxBatch: 16 });
+    const messages: TargetMessage[] = [reset(items), baseline(items, [{ id: 0, name: 'base', data: null }])];
+    for (let xid = 1; xid <= 200; xid++) messages.push(...committed(xid, insert(xid, items, { id: xid, name: 'x', data: null })));
+    messages.forEach((message, sequence) => {
+      actor.post(sequence, message);
+    });
+    await waitFor(() => actor.durableThrough === messages.length - 1, { what: 'every message durable' });
+    actor.dispose();
+    await jsonl.close();
+    expect((await fileLines()).filter((line) => line.op === 'insert').map((line) => line.xid)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
 
   it('reads back what it wrote', async () => {
