@@ -114,18 +114,13 @@ const MESSAGE_NAMES: ReadonlyMap<number, string> = new Map([
   [STREAM_PREPARE, 'Stream Prepare'],
 ]);
 
-/** The protocol version that introduced each message: streaming came with 2, two-phase with 3. */
-const MINIMUM_VERSION: ReadonlyMap<number, PgoutputProtocolVersion> = new Map([
-  [STREAM_START, 2],
-  [STREAM_STOP, 2],
-  [STREAM_COMMIT, 2],
-  [STREAM_ABORT, 2],
-  [BEGIN_PREPARE, 3],
-  [PREPARE, 3],
-  [COMMIT_PREPARED, 3],
-  [ROLLBACK_PREPARED, 3],
-  [STREAM_PREPARE, 3],
-]);
+/**
+ * The protocol version that introduced each tag (streaming came with 2, two-phase with 3), indexed by
+ * tag byte; 0 for tags of every version and for unknown ones. A table, as it is read for every message.
+ */
+const MINIMUM_VERSION = new Uint8Array(256);
+for (const tag of [STREAM_START, STREAM_STOP, STREAM_COMMIT, STREAM_ABORT]) MINIMUM_VERSION[tag] = 2;
+for (const tag of [BEGIN_PREPARE, PREPARE, COMMIT_PREPARED, ROLLBACK_PREPARED, STREAM_PREPARE]) MINIMUM_VERSION[tag] = 3;
 
 const REPLICA_IDENTITIES: ReadonlyMap<number, ReplicaIdentity> = new Map([
   [0x64, 'default'], // d
@@ -273,8 +268,8 @@ export class PgoutputDecoder {
     const tag = data[0]!;
     this.#tag = tag;
     this.#offset = 1;
-    const minimumVersion = MINIMUM_VERSION.get(tag);
-    if (minimumVersion !== undefined && minimumVersion > this.#protocolVersion) {
+    const minimumVersion = MINIMUM_VERSION[tag]!;
+    if (minimumVersion > this.#protocolVersion) {
       throw new ProtocolError(
         'UNKNOWN_MESSAGE',
         `pgoutput ${MESSAGE_NAMES.get(tag) ?? hex(tag)} message needs protocol version ${minimumVersion}, but the decoder was made for version ${this.#protocolVersion}: pass the proto_version given to START_REPLICATION as protocolVersion`,

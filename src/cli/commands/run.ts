@@ -47,7 +47,7 @@ export async function runCommand(config: LaredoConfig, options: RunOptions, cont
   const observers = new Subscription();
   for (const pipeline of pipelines) observers.add(observe(pipeline, metrics, logger, progress, streamedOnce));
 
-  let failed = false;
+  const outcome = { failed: false };
   const stopAll = (): void => {
     for (const pipeline of pipelines) pipeline.source.stop();
   };
@@ -65,7 +65,7 @@ export async function runCommand(config: LaredoConfig, options: RunOptions, cont
           logger.info({ source: pipeline.id, tables: pipeline.tables, mode: pipeline.source.options.slotMode }, 'starting source');
           pipeline.source.run(pipeline.targets, { untilCaughtUp: options.untilCaughtUp }).subscribe({
             error: (error: unknown) => {
-              failed = true;
+              outcome.failed = true;
               logger.error({ source: pipeline.id, err: error }, `source ${pipeline.id} failed: ${(error as Error).message}`);
               // One source down takes the process down, gracefully for the others.
               stopAll();
@@ -84,7 +84,7 @@ export async function runCommand(config: LaredoConfig, options: RunOptions, cont
   observers.unsubscribe();
   await Promise.all(servers.map((server) => server.close()));
   logger.flush();
-  return failed ? 1 : 0;
+  return outcome.failed ? 1 : 0;
 }
 
 async function startServers(config: LaredoConfig, metrics: LaredoMetrics, ready: () => boolean): Promise<LaredoHttpServer[]> {
