@@ -690,8 +690,10 @@ export class PgoutputDecoder {
    * The text of a `t` column. Turning bytes into a string costs a call into C++ each time, which for
    * the short values of a typical row costs more than the conversion itself. So a small message is
    * decoded once, from its first tuple to its end, and columns are cut from that string: exact when
-   * the string has one UTF-16 unit per byte, which holds exactly when every byte is ASCII (each
-   * multi-byte UTF-8 sequence yields fewer units than bytes, and nothing yields more). A substring of
+   * the string has one UTF-16 unit per byte. Every valid multi-byte UTF-8 sequence (and every
+   * truncated one) yields fewer units than bytes and nothing yields more, so equal lengths mean each
+   * byte stands for itself (ASCII, or a lone invalid byte replaced by U+FFFD on its own either way)
+   * and byte offsets are string offsets. Otherwise each column is decoded separately. A substring of
    * 13 or more characters shares the message string instead of copying it, so only messages up to
    * SHARED_TEXT_LIMIT bytes are cut this way: a kept value then holds on to at most that much.
    */

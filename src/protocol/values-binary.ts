@@ -461,8 +461,16 @@ function timestampToIso(bytes: Buffer, typeName: string, suffix: string): string
   }
   const julianDay = days + PG_EPOCH_JULIAN_DAY;
   if (julianDay < 0 || julianDay >= TIMESTAMP_END_JULIAN) throw malformed(typeName, 'out of range');
-  return `${isoDate(julianToCivil(julianDay, scratchDate))}T${isoTimeOfDay(micros)}${suffix}`;
+  // Consecutive rows mostly share a day: keep the last day's text.
+  if (julianDay !== lastJulianDay) {
+    lastJulianDay = julianDay;
+    lastIsoDate = isoDate(julianToCivil(julianDay, scratchDate));
+  }
+  return `${lastIsoDate}T${isoTimeOfDay(micros)}${suffix}`;
 }
+
+let lastJulianDay = -1;
+let lastIsoDate = '';
 
 function parseTimestamp(bytes: Buffer): string {
   return timestampToIso(bytes, 'timestamp', '');

@@ -238,13 +238,18 @@ describe('Stateful mode: Uses a persistent named replication slot that survives 
     const first = start(['public.items'], memoryTarget(), { alwaysBaseline: true });
     await waitFor(() => first.run.source.state === 'STREAMING', { what: 'STREAMING' });
     await first.run.stop();
-    await db.query(`INSERT INTO items SELECT g, 0, repeat('x', 200) FROM generate_series(10001, 30000) g`);
+    await db.query(`INSERT INTO items SELECT g, 0, repeat('x', 300) FROM generate_series(10001, 70000) g`);
 
     // A target that makes nothing durable plus a small budget: the COPY pauses part way through.
     const memory = memoryTarget();
     const target = gated(memory);
     const second = start(['public.items'], target, { alwaysBaseline: true, maxInFlightBytes: 64 * 1024, baselineParallelism: 1, baselineBatchSize: 50 });
-    await waitFor(() => target.heldBytes > 64 * 1024, { what: 'the baseline paused on the budget' });
+    // The COPY's backend waits on a full socket: the baseline is stuck part way, as a slow target makes it.
+    await waitFor(
+      async () =>
+        (await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY%' AND wait_event = 'ClientWrite'`)).rowCount === 1,
+      { what: 'the baseline COPY blocked on the socket' },
+    );
     const copies = await db.query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY%' AND pid <> pg_backend_pid()`,
     );

@@ -31,25 +31,36 @@ beforeAll(async () => {
   await db.query('CREATE TABLE events (id int PRIMARY KEY, payload text)');
   publication = uniqueName('pub');
   await db.query(`CREATE PUBLICATION ${publication} FOR TABLE events`);
+  slots = await slotsWithPendingChanges(2, PENDING_CHANGES);
 });
 
 afterAll(async () => {
   await db.drop();
 });
 
-/** A persistent slot with `changes` row changes waiting in it. */
-async function slotWithPendingChanges(changes: number): Promise<{ slotName: string; startLsn: Lsn }> {
+interface PendingSlot {
+  readonly slotName: string;
+  readonly startLsn: Lsn;
+}
+
+/** Persistent slots, each with the same `changes` row changes waiting in it. */
+async function slotsWithPendingChanges(count: number, changes: number): Promise<PendingSlot[]> {
   const client = await ReplicationClient.connect(db.connectionString);
-  const slotName = uniqueName('bp');
-  const slot = await client.createSlot(slotName, { snapshot: 'nothing' });
+  const slots: PendingSlot[] = [];
+  for (let index = 0; index < count; index++) {
+    const slotName = uniqueName('bp');
+    const slot = await client.createSlot(slotName, { snapshot: 'nothing' });
+    slots.push({ slotName, startLsn: slot.consistentPoint });
+  }
   await client.close();
-  await db.query('TRUNCATE events');
   // Many transactions of 10,000 rows, as a busy application would write them.
   for (let from = 1; from <= changes; from += 10_000) {
     await db.query(`INSERT INTO events SELECT g, repeat(md5(g::text), 3) FROM generate_series(${from}, ${from + 9_999}) g`);
   }
-  return { slotName, startLsn: slot.consistentPoint };
+  return slots;
 }
+
+let slots: PendingSlot[];
 
 function runChild(slotName: string, startLsn: Lsn, durationMs: number, mode: 'budget' | 'none'): Promise<ChildReport> {
   const script = fileURLToPath(new URL('./fixtures/backpressure-child.ts', import.meta.url));
@@ -85,7 +96,7 @@ async function dropSlot(slotName: string) {
 
 describe('backpressure', () => {
   it('keeps RSS within 150 MB of idle with 1,000,000 pending changes and a downstream taking 1 ms per frame', async () => {
-    const { slotName, startLsn } = await slotWithPendingChanges(PENDING_CHANGES);
+    const { slotName, startLsn } = slots[0]!;
     try {
       const report = await runChild(slotName, startLsn, 20_000, 'budget');
       console.log(
@@ -96,7 +107,8 @@ describe('backpressure', () => {
       expect(report.failure).toBeNull();
       expect(report.pauses).toBeGreaterThan(0);
       expect(report.processed).toBeGreaterThan(5000);
-      // The server had a million changes to send; the reader took only what the budget allows.
+      // The server had a million changes to send; the reader took only what the budget allows (the
+      // default 64 MiB, counting each frame's object overhead).
       expect(report.received).toBeLessThan(PENDING_CHANGES / 2);
       expect(report.maxRssAfterGc - report.idle).toBeLessThan(150 * MB);
       expect(report.maxRss - report.idle).toBeLessThan(150 * MB);
@@ -106,7 +118,7 @@ describe('backpressure', () => {
   }, 120_000);
 
   it('(control) without a budget the same downstream lets memory grow past that bound', async () => {
-    const { slotName, startLsn } = await slotWithPendingChanges(PENDING_CHANGES);
+    const { slotName, startLsn } = slots[1]!;
     try {
       const report = await runChild(slotName, startLsn, 20_000, 'none');
       console.log(`backpressure control: max RSS +${Math.round((report.maxRss - report.idle) / MB)} MB after ${report.elapsedMs} ms, ${report.received} frames received`);

@@ -275,7 +275,7 @@ describe('jsonlTarget durability', () => {
   it('covers every transaction of a flush interval with one fsync', async () => {
     let fsyncs = 0;
     const jsonl = target({
-      flushIntervalMs: 100,
+      flushIntervalMs: 500,
       fsync: async (file) => {
         fsyncs++;
         await file.datasync();
