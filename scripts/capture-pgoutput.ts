@@ -14,11 +14,12 @@
  * facts the golden tests check against (xids, subtransaction xids, relation and type OIDs, times
  * around each step).
  *
- * Why a walsender and not pg_logical_slot_peek_binary_changes: from PostgreSQL 16 on, decoding skips a
- * transaction that is already aborted when it is decoded, so a streamed abort only shows up when the
- * transaction is streamed while still open, as a walsender does. The workload waits for the Stream
- * Stop of an open transaction before rolling it back. `streaming = parallel` (16+, protocol 4, which
- * adds the abort LSN and time to Stream Abort) is also accepted over the walsender.
+ * Why a walsender and not pg_logical_slot_peek_binary_changes: recent PostgreSQL (seen on 18) does not
+ * stream a transaction that is already aborted by the time decoding reaches it, and the SQL functions
+ * decode after the fact, so a streamed abort only shows up when the transaction is streamed while
+ * still open, as a walsender does. The workload waits for the Stream Stop of an open transaction
+ * before rolling it back. `streaming = parallel` (16+, protocol 4, which adds the abort LSN and time
+ * to Stream Abort) is accepted by the SQL functions as well as by the walsender.
  *
  * Streamed transactions are made of a few published rows plus ~100 kB of rows in an unpublished
  * `ballast` table: the reorder buffer counts every change against logical_decoding_work_mem, but

@@ -125,6 +125,7 @@ export class PostgresSource {
   readonly #retries = new Subject<RetryInfo>();
   readonly #stop = new Subject<void>();
   #running = false;
+  #budget: InFlightBytes | undefined;
 
   constructor(options: PostgresSourceOptions) {
     this.options = resolveSourceOptions(options);
@@ -157,6 +158,14 @@ export class PostgresSource {
       filter(([walEnd]) => walEnd > 0n),
       map(([serverWalEnd, confirmed]) => ({ serverWalEnd, confirmed, bytes: serverWalEnd > confirmed ? serverWalEnd - confirmed : 0n })),
     );
+  }
+
+  /**
+   * Bytes received from PostgreSQL that are not yet durable in every target (0 when not running):
+   * reading pauses above `maxInFlightBytes`, so this stays near it however slow a target is.
+   */
+  get inFlightBytes(): number {
+    return this.#budget?.bytes ?? 0;
   }
 
   /** Per-table baseline progress (rows, bytes, estimate), while a baseline runs. */
@@ -205,6 +214,7 @@ export class PostgresSource {
         untilLsn: undefined,
         warned: false,
       };
+      this.#budget = ctx.budget;
       const stop$ = new Subject<void>();
       const released$ = new ReplaySubject<void>(1);
       const stopSubscription = this.#stop.subscribe(() => {
@@ -254,6 +264,7 @@ export class PostgresSource {
           released$.complete();
           stopSubscription.unsubscribe();
           this.#running = false;
+          this.#budget = undefined;
           if (this.#state.value !== 'ERROR') this.#state.next('CLOSED');
         }),
       );

@@ -82,4 +82,20 @@ describe('identifiers end to end', () => {
       collected.subscription.unsubscribe();
     }
   });
+
+  it('applies column lists and row filters naming such columns (15+)', async () => {
+    const admin = await db.client();
+    const { rows } = await admin.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+    const serverVersion = Number(rows[0]!.v);
+    if (serverVersion < 150000) return;
+    const key = formatTableName(table);
+    const name = `${publicationName} cols`;
+    const where = `${quoteIdentifier(columns.dot)} > 1 AND ${quoteIdentifier(columns.quote)} <> 'it''s'`;
+    const first = await ensurePublication(admin, { name, create: true, tables: { [key]: { columns: [columns.id, columns.quote, columns.dot], where } } }, serverVersion);
+    expect(first.statements).toHaveLength(1);
+    const again = await ensurePublication(admin, { name, create: true, tables: { [key]: { columns: [columns.dot, columns.id, columns.quote], where } } }, serverVersion);
+    expect(again.statements).toEqual([]);
+    const [schema] = await describeTables(admin, [table], name);
+    expect(schema!.columns.map((c) => c.name)).toEqual([columns.id, columns.quote, columns.dot]);
+  });
 });

@@ -1,0 +1,152 @@
+/**
+ * Baseline throughput: COPY of one table of 1,000,000 `ev` rows
+ *
+ *   ev(id bigserial primary key, account int, kind text, amount numeric(12,2), payload jsonb, created_at timestamptz)
+ *
+ * through `baselineRows` (COPY ... TO STDOUT at an exported snapshot, every value parsed: jsonb with
+ * JSON.parse, timestamptz to ISO, numeric and int8 as exact strings), against
+ * `psql -c "\copy (select * from ev) to /dev/null"` measured in the same run on the same server.
+ *
+ *   npx tsx bench/baseline.ts                          # PostgreSQL 18 (LAREDO_TEST_PG), 1,000,000 rows, 3 runs each
+ *   npx tsx bench/baseline.ts --rows 2000000 --runs 5 --major 14
+ *
+ * Cases: laredo with one COPY (no ctid split), and with ctid ranges copied in parallel at 2 and 4
+ * connections; psql is the reference. rows/s by wall clock, the median of the runs, and the ratio
+ * to psql. The server is a throwaway one (src/embedded) on this machine, so client and server share
+ * the CPUs: on a small machine the parallel cases compete with the server for them.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { lastValueFrom } from 'rxjs';
+import { EmbeddedPostgres } from '../src/embedded/postgres-server.js';
+import { baselineRows, describeTables } from '../src/streams/baseline.js';
+import { parseConnectionString } from '../src/streams/connection.js';
+import { ReplicationClient } from '../src/streams/replication-client.js';
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '3' },
+    major: { type: 'string' },
+    psql: { type: 'string', default: '/usr/bin/psql' },
+  },
+});
+const rows = Number(args.rows);
+const runs = Number(args.runs);
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+const server = new EmbeddedPostgres(args.major === undefined ? {} : { major: Number(args.major) });
+const info = await server.start();
+const connection = server.connectionString();
+
+interface Case {
+  readonly name: string;
+  readonly run: () => Promise<number>;
+}
+
+try {
+  const client = new pg.Client({ connectionString: connection });
+  await client.connect();
+  log(`PostgreSQL ${info.major}: loading ${rows} ev rows ...`);
+  await client.query('CREATE TABLE ev (id bigserial PRIMARY KEY, account int, kind text, amount numeric(12,2), payload jsonb, created_at timestamptz)');
+  for (let first = 1; first <= rows; first += 100_000) {
+    const last = Math.min(rows, first + 99_999);
+    await client.query(`
+      INSERT INTO ev (account, kind, amount, payload, created_at)
+      SELECT g % 5000,
+             (ARRAY['deposit', 'withdrawal', 'fee', 'refund'])[g % 4 + 1],
+             (g % 1000000) / 100.0,
+             jsonb_build_object('order', g, 'sku', 'SKU-' || (g % 977), 'qty', g % 7 + 1, 'gift', g % 11 = 0),
+             timestamptz '2024-01-01 00:00:00+00' + g * interval '1.000123 second'
+        FROM generate_series(${first}, ${last}) g`);
+  }
+  // Hint bits and the visibility map set, statistics current: every case reads the same settled table.
+  await client.query('VACUUM (ANALYZE, FREEZE) ev');
+  const { rows: size } = await client.query<{ pages: string; bytes: string }>(
+    `SELECT (pg_relation_size('ev') / current_setting('block_size')::int)::text AS pages, pg_size_pretty(pg_relation_size('ev')) AS bytes`,
+  );
+  log(`table: ${size[0]!.pages} pages (${size[0]!.bytes})`);
+  const [table] = await describeTables(client, [{ schema: 'public', name: 'ev' }]);
+  await client.end();
+
+  const parsed = parseConnectionString(connection);
+  const psql = (): number => {
+    const started = process.hrtime.bigint();
+    const result = spawnSync(args.psql, ['-X', '-q', '-c', '\\copy (select * from ev) to /dev/null'], {
+      env: {
+        ...process.env,
+        PGHOST: parsed.host ?? '127.0.0.1',
+        PGPORT: String(parsed.port ?? 5432),
+        PGUSER: parsed.user ?? '',
+        PGPASSWORD: parsed.password ?? '',
+        PGDATABASE: parsed.database ?? 'postgres',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    if (result.status !== 0) throw new Error(`psql failed: ${result.stderr.toString()}`);
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  };
+
+  const laredo = (parallelism: number, splitPages: number) => async (): Promise<number> => {
+    // A real exported snapshot, as the source uses it; the slot's connection stays idle meanwhile.
+    const replication = await ReplicationClient.connect(connection);
+    try {
+      const slot = await replication.createSlot('bench_baseline', { temporary: true });
+      const started = process.hrtime.bigint();
+      await lastValueFrom(baselineRows({ connection, snapshotName: slot.snapshotName, tables: [{ table: table! }], parallelism, splitPages }), {
+        defaultValue: undefined,
+      }).then(() => undefined);
+      return Number(process.hrtime.bigint() - started) / 1e9;
+    } finally {
+      await replication.close();
+    }
+  };
+
+  // Rows are counted by the events; checked once here so a broken case cannot report a fast time.
+  {
+    const replication = await ReplicationClient.connect(connection);
+    const slot = await replication.createSlot('bench_check', { temporary: true });
+    let count = 0;
+    await new Promise<void>((resolve, reject) => {
+      baselineRows({ connection, snapshotName: slot.snapshotName, tables: [{ table: table! }] }).subscribe({
+        next: (event) => {
+          if (event.kind === 'baseline') count += event.rows.length;
+        },
+        error: reject,
+        complete: resolve,
+      });
+    });
+    await replication.close();
+    if (count !== rows) throw new Error(`baseline emitted ${count} rows, expected ${rows}`);
+  }
+
+  const cases: Case[] = [
+    { name: 'psql \\copy to /dev/null', run: () => Promise.resolve(psql()) },
+    { name: 'laredo, 1 COPY', run: laredo(1, 0) },
+    { name: 'laredo, ctid ranges x2', run: laredo(2, 2048) },
+    { name: 'laredo, ctid ranges x4 (default)', run: laredo(4, 4096) },
+  ];
+  const results: { name: string; seconds: number }[] = [];
+  for (const benchCase of cases) {
+    const times: number[] = [];
+    await benchCase.run(); // warm-up: JIT, shared buffers
+    for (let run = 0; run < runs; run++) times.push(await benchCase.run());
+    times.sort((a, b) => a - b);
+    results.push({ name: benchCase.name, seconds: times[Math.floor(times.length / 2)]! });
+  }
+  const reference = results[0]!.seconds;
+  log('');
+  log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, PostgreSQL ${info.major}, ${new Date().toISOString().slice(0, 10)}`);
+  log(`${'case'.padEnd(36)}${'seconds'.padStart(10)}${'rows/s'.padStart(14)}${'vs psql'.padStart(10)}`);
+  for (const result of results) {
+    log(
+      `${result.name.padEnd(36)}${result.seconds.toFixed(2).padStart(10)}${Math.round(rows / result.seconds).toLocaleString('en-US').padStart(14)}${(reference / result.seconds).toFixed(2).padStart(9)}x`,
+    );
+  }
+} finally {
+  await server.stop();
+}
