@@ -220,6 +220,18 @@ export class PostgresSource {
       const stopSubscription = this.#stop.subscribe(() => {
         stop$.next();
       });
+      let ended = false;
+      const end = (final: 'CLOSED' | 'ERROR'): void => {
+        if (ended) return;
+        ended = true;
+        // Lets the stopped connection go: it sends its last status update and CopyDone, and closes.
+        released$.next();
+        released$.complete();
+        stopSubscription.unsubscribe();
+        this.#running = false;
+        this.#budget = undefined;
+        this.#state.next(final);
+      };
       this.#state.next('CONNECTING');
 
       const events$ = defer(() => this.#attempt(ctx, runOptions, stop$, released$)).pipe(
@@ -255,18 +267,10 @@ export class PostgresSource {
           this.#confirmed.next(lsn);
           if (ctx.untilLsn !== undefined && lsn >= ctx.untilLsn) stop$.next();
         }),
-        catchError((error: unknown) => {
-          this.#state.next('ERROR');
-          return throwError(() => error);
-        }),
-        finalize(() => {
-          released$.next();
-          released$.complete();
-          stopSubscription.unsubscribe();
-          this.#running = false;
-          this.#budget = undefined;
-          if (this.#state.value !== 'ERROR') this.#state.next('CLOSED');
-        }),
+        // Ended before the subscriber hears of it: in its complete or error callback the state is
+        // final and the source can be run again.
+        tap({ complete: () => { end('CLOSED'); }, error: () => { end('ERROR'); } }),
+        finalize(() => { end('CLOSED'); }),
       );
     });
   }
@@ -509,6 +513,9 @@ export class PostgresSource {
     const streamFloor = floor;
     const stream$ = defer(() => {
       let streaming = false;
+      // From here replicationFrames owns the connection: on unsubscribe it sends CopyDone and closes
+      // the socket once the server answered. Closing it from here too would cut that short.
+      resources.handOver(replication);
       return replicationFrames({
         client: replication,
         slotName: streamSlot,
@@ -581,7 +588,7 @@ function classifyStreamError(error: unknown): unknown {
 
 /** Connections an attempt opened, closed when the attempt ends however it ends. */
 class Resources {
-  readonly #closers: (() => unknown)[] = [];
+  readonly #closers: { readonly resource: unknown; readonly close: () => unknown }[] = [];
   #closed = false;
 
   add<T>(resource: T, close: (resource: T) => unknown): T {
@@ -589,13 +596,19 @@ class Resources {
       void Promise.resolve().then(() => close(resource)).catch(() => undefined);
       return resource;
     }
-    this.#closers.push(() => close(resource));
+    this.#closers.push({ resource, close: () => close(resource) });
     return resource;
+  }
+
+  /** Someone else closes `resource` from now on. */
+  handOver(resource: unknown): void {
+    const index = this.#closers.findIndex((closer) => closer.resource === resource);
+    if (index >= 0) this.#closers.splice(index, 1);
   }
 
   close(): void {
     this.#closed = true;
-    for (const close of this.#closers.splice(0).reverse()) {
+    for (const { close } of this.#closers.splice(0).reverse()) {
       void Promise.resolve()
         .then(close)
         .catch(() => undefined);
