@@ -11,9 +11,12 @@
  *   npx tsx bench/baseline.ts --rows 2000000 --runs 5 --major 14
  *
  * Cases: laredo with one COPY (no ctid split), and with ctid ranges copied in parallel at 2 and 4
- * connections; psql is the reference. rows/s by wall clock, the median of the runs, and the ratio
- * to psql. The server is a throwaway one (src/embedded) on this machine, so client and server share
- * the CPUs: on a small machine the parallel cases compete with the server for them.
+ * connections; psql is the reference; and, for insight, the default case with jsonb kept as text
+ * (values option json: 'text'), which shows what JSON.parse costs. rows/s by wall clock, the median of
+ * the runs, the ratio to psql, and this process' CPU seconds (user + system) per run: the client
+ * parses every value on one thread, so when CPU seconds approach the wall time the client is the
+ * bound and more ctid ranges only help the server side. The server is a throwaway one (src/embedded)
+ * on this machine, so client and server share the CPUs.
  */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -24,6 +27,7 @@ import { EmbeddedPostgres } from '../src/embedded/postgres-server.js';
 import { baselineRows, describeTables } from '../src/streams/baseline.js';
 import { parseConnectionString } from '../src/streams/connection.js';
 import { ReplicationClient } from '../src/streams/replication-client.js';
+import type { ValueOptions } from '../src/protocol/values.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,9 +47,15 @@ const server = new EmbeddedPostgres(args.major === undefined ? {} : { major: Num
 const info = await server.start();
 const connection = server.connectionString();
 
+interface Timing {
+  readonly seconds: number;
+  /** CPU of this process (user + system); psql's own CPU is not counted. */
+  readonly cpuSeconds: number;
+}
+
 interface Case {
   readonly name: string;
-  readonly run: () => Promise<number>;
+  readonly run: () => Promise<Timing>;
 }
 
 try {
@@ -74,7 +84,7 @@ try {
   await client.end();
 
   const parsed = parseConnectionString(connection);
-  const psql = (): number => {
+  const psql = (): Timing => {
     const started = process.hrtime.bigint();
     const result = spawnSync(args.psql, ['-X', '-q', '-c', '\\copy (select * from ev) to /dev/null'], {
       env: {
@@ -88,19 +98,22 @@ try {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     if (result.status !== 0) throw new Error(`psql failed: ${result.stderr.toString()}`);
-    return Number(process.hrtime.bigint() - started) / 1e9;
+    return { seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: 0 };
   };
 
-  const laredo = (parallelism: number, splitPages: number) => async (): Promise<number> => {
+  const laredo = (parallelism: number, splitPages: number, values: ValueOptions = {}) => async (): Promise<Timing> => {
     // A real exported snapshot, as the source uses it; the slot's connection stays idle meanwhile.
     const replication = await ReplicationClient.connect(connection);
     try {
       const slot = await replication.createSlot('bench_baseline', { temporary: true });
+      const cpuStarted = process.cpuUsage();
       const started = process.hrtime.bigint();
-      await lastValueFrom(baselineRows({ connection, snapshotName: slot.snapshotName, tables: [{ table: table! }], parallelism, splitPages }), {
+      await lastValueFrom(baselineRows({ connection, snapshotName: slot.snapshotName, tables: [{ table: table! }], parallelism, splitPages, values }), {
         defaultValue: undefined,
       }).then(() => undefined);
-      return Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const cpu = process.cpuUsage(cpuStarted);
+      return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
     } finally {
       await replication.close();
     }
@@ -129,22 +142,24 @@ try {
     { name: 'laredo, 1 COPY', run: laredo(1, 0) },
     { name: 'laredo, ctid ranges x2', run: laredo(2, 2048) },
     { name: 'laredo, ctid ranges x4 (default)', run: laredo(4, 4096) },
+    { name: 'laredo, x4, jsonb kept as text', run: laredo(4, 4096, { json: 'text' }) },
   ];
-  const results: { name: string; seconds: number }[] = [];
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const results: { name: string; seconds: number; cpuSeconds: number }[] = [];
   for (const benchCase of cases) {
-    const times: number[] = [];
+    const timings: Timing[] = [];
     await benchCase.run(); // warm-up: JIT, shared buffers
-    for (let run = 0; run < runs; run++) times.push(await benchCase.run());
-    times.sort((a, b) => a - b);
-    results.push({ name: benchCase.name, seconds: times[Math.floor(times.length / 2)]! });
+    for (let run = 0; run < runs; run++) timings.push(await benchCase.run());
+    results.push({ name: benchCase.name, seconds: median(timings.map((t) => t.seconds)), cpuSeconds: median(timings.map((t) => t.cpuSeconds)) });
   }
   const reference = results[0]!.seconds;
   log('');
   log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, PostgreSQL ${info.major}, ${new Date().toISOString().slice(0, 10)}`);
-  log(`${'case'.padEnd(36)}${'seconds'.padStart(10)}${'rows/s'.padStart(14)}${'vs psql'.padStart(10)}`);
+  log(`${'case'.padEnd(36)}${'seconds'.padStart(10)}${'rows/s'.padStart(14)}${'vs psql'.padStart(10)}${'client CPU s'.padStart(14)}`);
   for (const result of results) {
     log(
-      `${result.name.padEnd(36)}${result.seconds.toFixed(2).padStart(10)}${Math.round(rows / result.seconds).toLocaleString('en-US').padStart(14)}${(reference / result.seconds).toFixed(2).padStart(9)}x`,
+      `${result.name.padEnd(36)}${result.seconds.toFixed(2).padStart(10)}${Math.round(rows / result.seconds).toLocaleString('en-US').padStart(14)}` +
+        `${(reference / result.seconds).toFixed(2).padStart(9)}x${(result.cpuSeconds === 0 ? '-' : result.cpuSeconds.toFixed(2)).padStart(14)}`,
     );
   }
 } finally {

@@ -1,4 +1,4 @@
-import { defer, EMPTY, finalize, type Observable } from 'rxjs';
+import { defer, EMPTY, finalize, tap, type Observable } from 'rxjs';
 import type { LaredoConfig, TargetConfig } from '../config/types.js';
 import type { TargetMessage } from '../model/events.js';
 import { tableKey, type TableKey } from '../model/table.js';
@@ -39,12 +39,18 @@ export function buildPipelines(config: LaredoConfig, metrics?: LaredoMetrics): P
         grouped.set(groupKey, group);
       }
     }
-    const targets: Target[] = [...grouped.values()].map(({ config: targetConfig, tables: routed }) => {
+    const routedTargets = [...grouped.values()].map(({ config: targetConfig, tables: routed }) => {
       const target = createTarget(id, targetConfig, [...routed]);
       const instrumented = metrics === undefined ? target : instrument(id, target, metrics);
       return routeTables(instrumented, routed);
     });
-    if (metrics !== undefined) targets.push(countingTarget(id, metrics));
+    if (metrics === undefined) return { id, source, targets: routedTargets, tables };
+    const inFlight = new InFlightGauge(routedTargets.length, (bytes) => {
+      metrics.setInFlightBytes(id, bytes);
+    });
+    // The counting target first: the source hands each event to its targets in order, so the bytes
+    // are counted as received before a target that completes at once reports them durable.
+    const targets = [countingTarget(id, metrics, inFlight), ...routedTargets.map((target, index) => trackDurableBytes(target, index, inFlight))];
     return { id, source, targets, tables };
   });
 }
@@ -89,11 +95,66 @@ function instrument(source: string, target: Target, metrics: LaredoMetrics): Tar
   return target.close === undefined ? { name: target.name, write } : { name: target.name, write, close: target.close.bind(target) };
 }
 
-/** Counts changes by table and operation and baseline rows; durable at once, it never holds the source back. */
-function countingTarget(source: string, metrics: LaredoMetrics): Target {
+/**
+ * Bytes received from the server and not yet durable in every target (`laredo_in_flight_bytes`): what
+ * the counting target was handed (it takes every event the moment the source emits it) less what the
+ * slowest target made durable. The source's own byte budget also holds the few frames not yet decoded
+ * into events; those are not counted here.
+ */
+class InFlightGauge {
+  #received = 0;
+  readonly #durable: number[];
+  readonly #report: (bytes: number) => void;
+
+  constructor(targets: number, report: (bytes: number) => void) {
+    this.#durable = new Array<number>(targets).fill(0);
+    this.#report = report;
+    report(0);
+  }
+
+  received(bytes: number): void {
+    this.#received += bytes;
+    this.#update();
+  }
+
+  durable(target: number, bytes: number): void {
+    this.#durable[target] = (this.#durable[target] ?? 0) + bytes;
+    this.#update();
+  }
+
+  #update(): void {
+    const slowest = this.#durable.length === 0 ? this.#received : Math.min(...this.#durable);
+    this.#report(Math.max(0, this.#received - slowest));
+  }
+}
+
+function batchBytes(batch: readonly TargetMessage[]): number {
+  let bytes = 0;
+  for (const message of batch) bytes += message.bytes;
+  return bytes;
+}
+
+/** Reports a batch's bytes durable once `target` finished writing it (routed-away messages included: they are done for it). */
+function trackDurableBytes(target: Target, index: number, inFlight: InFlightGauge): Target {
+  const write = (batch: readonly TargetMessage[]): Observable<unknown> => {
+    const bytes = batchBytes(batch);
+    return target.write(batch).pipe(
+      tap({
+        complete: () => {
+          inFlight.durable(index, bytes);
+        },
+      }),
+    );
+  };
+  return target.close === undefined ? { name: target.name, write } : { name: target.name, write, close: target.close.bind(target) };
+}
+
+/** Counts changes by table and operation, baseline rows and received bytes; durable at once, it never holds the source back. */
+function countingTarget(source: string, metrics: LaredoMetrics, inFlight: InFlightGauge): Target {
   return {
     name: 'metrics',
     write(batch) {
+      inFlight.received(batchBytes(batch));
       for (const message of batch) {
         switch (message.kind) {
           case 'insert':

@@ -73,7 +73,9 @@ export function createProgressReporter(options: {
     update(source, progress) {
       const key = `${source}\u0000${progress.table}`;
       let line = lines.get(key);
-      if (line === undefined) {
+      // A table baselined again (an ephemeral source after a reconnect, a rebaseline) starts a new line:
+      // its rate and ETA count from the new start.
+      if (line === undefined || (line.progress.done && !progress.done) || progress.rowsCopied < line.progress.rowsCopied) {
         line = { source, progress, startedAt: now(), lastLoggedAt: now() };
         lines.set(key, line);
       }

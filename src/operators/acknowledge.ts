@@ -53,8 +53,8 @@ interface PendingEvent {
   /** The position this event lets us confirm, if any. */
   readonly position: Lsn | undefined;
   readonly bytes: number;
-  /** Reported to `onDurable` once durable. */
-  readonly notice?: DurableNotice;
+  /** Reported to `onDurable` once durable. Always present (one object shape for every entry). */
+  readonly notice: DurableNotice | undefined;
 }
 
 /**
@@ -136,7 +136,7 @@ export function acknowledge(targets: readonly Target[], options: AcknowledgeOpti
         if (event.kind === 'progress') {
           if (event.bytes > 0) budget?.release(event.bytes);
           const position = openTransactions.size === 0 ? event.walEnd : undefined;
-          pending.push({ requires: lastTargetSequence, position, bytes: 0 });
+          pending.push({ requires: lastTargetSequence, position, bytes: 0, notice: undefined });
           confirm();
           return;
         }
@@ -147,12 +147,7 @@ export function acknowledge(targets: readonly Target[], options: AcknowledgeOpti
         // Queued before posting: a target that completes synchronously confirms it during post().
         const notice =
           options.onDurable !== undefined && (event.kind === 'reset' || event.kind === 'baseline-complete' || event.kind === 'commit') ? event : undefined;
-        pending.push({
-          requires: sequence,
-          position: event.kind === 'commit' ? event.commitEndLsn : undefined,
-          bytes: event.bytes,
-          ...(notice === undefined ? {} : { notice }),
-        });
+        pending.push({ requires: sequence, position: event.kind === 'commit' ? event.commitEndLsn : undefined, bytes: event.bytes, notice });
         for (const actor of actors) {
           actor.post(sequence, event);
           if (subscriber.closed) return;

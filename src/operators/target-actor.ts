@@ -1,6 +1,7 @@
 import {
   asyncScheduler,
   BehaviorSubject,
+  EMPTY,
   filter,
   from,
   ignoreElements,
@@ -9,6 +10,7 @@ import {
   timeout,
   type Observable,
   type ObservableInput,
+  type Observer,
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
@@ -57,16 +59,34 @@ export class DrainTimeoutError extends LaredoError {
   }
 }
 
-interface PostedMessage {
-  readonly sequence: number;
-  readonly message: TargetMessage;
+/** What a batch reports to its actor. Made once per actor, so a batch needs no closures of its own. */
+interface BatchOwner {
+  readonly batchDurable: (batch: BatchInFlight) => void;
+  readonly batchFailed: (error: unknown) => void;
 }
 
-interface BatchInFlight {
-  readonly lastSequence: number;
-  readonly size: number;
-  durable: boolean;
-  subscription: Subscription | undefined;
+/**
+ * A batch handed to `write`, and the observer of the Observable `write` returned: one object per
+ * batch instead of an observer literal with two closures (with small batches from a fast target, a
+ * batch is made for every message).
+ */
+class BatchInFlight implements Partial<Observer<unknown>> {
+  durable = false;
+  subscription: Subscription | undefined = undefined;
+
+  constructor(
+    readonly owner: BatchOwner,
+    readonly lastSequence: number,
+    readonly size: number,
+  ) {}
+
+  error(error: unknown): void {
+    this.owner.batchFailed(error);
+  }
+
+  complete(): void {
+    this.owner.batchDurable(this);
+  }
 }
 
 /**
@@ -84,8 +104,18 @@ export class TargetActor {
   readonly target: Target;
   readonly #maxInFlight: number;
   readonly #maxBatch: number;
-  readonly #mailbox = new FifoQueue<PostedMessage>();
+  /** Messages posted and not yet written, and their sequence numbers (two queues: no object per message). */
+  readonly #mailbox = new FifoQueue<TargetMessage>();
+  readonly #mailboxSequences = new FifoQueue<number>();
   readonly #inFlight = new FifoQueue<BatchInFlight>();
+  readonly #owner: BatchOwner = {
+    batchDurable: (batch) => {
+      this.#batchDurable(batch);
+    },
+    batchFailed: (error) => {
+      this.#fail(error);
+    },
+  };
   readonly #durableThrough = new BehaviorSubject<number>(-1);
   #lastPosted = -1;
   #inFlightMessages = 0;
@@ -138,7 +168,20 @@ export class TargetActor {
       throw new RangeError(`target "${this.target.name}": sequence ${sequence} posted after ${this.#lastPosted}; sequences must increase`);
     }
     this.#lastPosted = sequence;
-    this.#mailbox.push({ sequence, message });
+    if (this.#mailbox.size === 0 && !this.#pumping && this.#inFlight.size < this.#maxInFlight) {
+      // The target has room and nothing waits: write this message at once, without the mailbox.
+      this.#pumping = true;
+      try {
+        this.#write([message], sequence);
+      } finally {
+        this.#pumping = false;
+      }
+      // Messages posted from inside that write (a synchronous reaction downstream) waited in the mailbox.
+      if (this.#mailbox.size > 0) this.#pump();
+      return;
+    }
+    this.#mailbox.push(message);
+    this.#mailboxSequences.push(sequence);
     this.#pump();
   }
 
@@ -171,6 +214,7 @@ export class TargetActor {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#mailbox.clear();
+    this.#mailboxSequences.clear();
     for (const batch of this.#inFlight.clear()) batch.subscription?.unsubscribe();
     this.#inFlightMessages = 0;
     if (this.#failure === undefined) this.#durableThrough.complete();
@@ -183,34 +227,33 @@ export class TargetActor {
     this.#pumping = true;
     try {
       while (this.#failure === undefined && !this.#disposed && this.#inFlight.size < this.#maxInFlight && this.#mailbox.size > 0) {
-        this.#write(this.#mailbox.take(this.#maxBatch));
+        const messages = this.#mailbox.take(this.#maxBatch);
+        this.#write(messages, this.#mailboxSequences.skip(messages.length)!);
       }
     } finally {
       this.#pumping = false;
     }
   }
 
-  #write(posted: readonly PostedMessage[]): void {
-    const batch: BatchInFlight = { lastSequence: posted.at(-1)!.sequence, size: posted.length, durable: false, subscription: undefined };
+  #write(messages: TargetMessage[], lastSequence: number): void {
+    const batch = new BatchInFlight(this.#owner, lastSequence, messages.length);
     this.#inFlight.push(batch);
     this.#inFlightMessages += batch.size;
-    let written: ObservableInput<unknown>;
+    let written: Observable<unknown>;
     try {
-      written = this.target.write(posted.map((p) => p.message));
       // Targets written in JavaScript may return a Promise; `from` also rejects what is neither.
-      written = from(written);
+      written = from(this.target.write(messages) as ObservableInput<unknown>);
     } catch (error) {
       this.#fail(error);
       return;
     }
-    const subscription = written.subscribe({
-      error: (error: unknown) => {
-        this.#fail(error);
-      },
-      complete: () => {
-        this.#batchDurable(batch);
-      },
-    });
+    // EMPTY (a target with nothing to wait for, such as Source#changes) is durable at once: spare the
+    // subscription, which costs more than everything else here.
+    if (written === EMPTY) {
+      batch.complete();
+      return;
+    }
+    const subscription = written.subscribe(batch);
     if (!batch.durable && this.#failure === undefined && !this.#disposed) batch.subscription = subscription;
   }
 
@@ -231,6 +274,7 @@ export class TargetActor {
     if (this.#failure !== undefined || this.#disposed) return;
     this.#failure = error instanceof TargetFailedError ? error : new TargetFailedError(this.target.name, error);
     this.#mailbox.clear();
+    this.#mailboxSequences.clear();
     for (const batch of this.#inFlight.clear()) batch.subscription?.unsubscribe();
     this.#inFlightMessages = 0;
     this.#durableThrough.error(this.#failure);

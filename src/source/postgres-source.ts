@@ -318,9 +318,10 @@ export class PostgresSource {
   #attempt(ctx: RunContext, runOptions: RunOptions, stop$: Observable<void>, released$: Observable<void>): Observable<SourceEvent> {
     const resources = new Resources();
     return from(this.#plan(ctx, runOptions, resources)).pipe(
-      switchMap((plan) => plan.events),
+      // Only the stream's failures are classified: the plan's own SLOT_INVALIDATED (onSlotInvalidated =
+      // error) must stay final.
+      switchMap((plan) => plan.events.pipe(catchError((error: unknown) => throwError(() => classifyStreamError(error))))),
       rollbackOnInterrupt(),
-      catchError((error: unknown) => throwError(() => classifyStreamError(error))),
       // Upstream of the stop: connections close only once the stop released the upstream.
       finalize(() => {
         resources.close();

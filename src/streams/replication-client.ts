@@ -261,13 +261,19 @@ export class ReplicationClient {
   /**
    * Starts a CopyBoth command (START_REPLICATION) and returns its duplex: the readable side yields
    * one Buffer per CopyData message, the writable side sends CopyData; `end()` sends CopyDone.
-   * Nothing else may run on this connection while it is open.
+   * Nothing else may run on this connection while it is open. After a logical stream ended, the
+   * walsender runs commands again, but a second START_REPLICATION on it ends at once (the servers
+   * tested, 14 and 18, keep their end-of-streaming state): stream again on a new connection.
    */
   startCopyBoth(sql: string, options: { readableHighWaterMark?: number } = {}): CopyBothStream {
     const stream = copyBoth(sql, {
       alignOnCopyDataFrame: true,
       ...(options.readableHighWaterMark === undefined ? {} : { readableHighWaterMark: options.readableHighWaterMark }),
     });
+    // pg-copy-streams calls this at ReadyForQuery, and sets it only when we end the copy: when the
+    // server ends it first (shutdown, or a second START_REPLICATION on one walsender), it would be
+    // missing and the call would throw out of node-postgres' socket handler.
+    (stream as unknown as { cb_flush?: () => void }).cb_flush = () => undefined;
     void this.#client.query(stream as unknown as pg.Submittable);
     return stream;
   }

@@ -1,4 +1,4 @@
-import { asyncScheduler, Observable, Subject, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, Observable, Subject, Subscription, tap, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { Lsn } from '../protocol/lsn.js';
 import { encodeStandbyStatusUpdate, parseReplicationMessage } from '../protocol/replication-messages.js';
 import type { ConnectionConfig } from './connection.js';
@@ -43,8 +43,11 @@ export interface ReplicationFramesOptions extends PgoutputStartOptions {
   readonly confirmCoalesceMs?: number;
   /**
    * Error with a ConnectionError when the server sent nothing for this long while reading was not
-   * paused, ms. Every timer status update asks the server to answer, so a live server is never
-   * silent for longer than the status interval. Default: 3 status intervals, at least 30 s. 0: off.
+   * paused, ms: a peer that vanished without closing the socket. Every timer status update asks the
+   * server to answer, so a live, idle server is never silent for longer than the status interval; but
+   * a walsender busy decoding a huge transaction it filters out can be slow to answer, and dropping a
+   * healthy connection would only restart that work, so the default is generous: 6 status intervals,
+   * at least 120 s. 0: off.
    */
   readonly receiveTimeoutMs?: number;
   /** Check pg_replication_slots before START_REPLICATION (plugin, database, active elsewhere). Default true. */
@@ -141,8 +144,14 @@ export function replicationFrames(options: ReplicationFramesOptions): Observable
     let done = false;
     let lastReceived = scheduler.now();
     let paused = false;
+    // The latest durable position, and the last one the server was told: a graceful close sends the
+    // difference, which the coalescing of updates may still be holding back (a stop right after the
+    // last confirmation would otherwise leave the slot behind and the next run re-delivering).
+    let latestConfirmed = Lsn.ZERO;
+    let lastReported = Lsn.ZERO;
 
-    const release = (graceful: boolean) => {
+    const release = (endGracefully: boolean) => {
+      let graceful = endGracefully;
       subscriptions.unsubscribe();
       const current = stream;
       const connection = client;
@@ -152,14 +161,18 @@ export function replicationFrames(options: ReplicationFramesOptions): Observable
         current.removeAllListeners('error');
         current.removeAllListeners('end');
         current.on('error', () => undefined);
-        // A server-initiated CopyDone is followed by ReadyForQuery only when we sent CopyDone too; the
-        // stream calls this callback then and must not find it missing.
-        const internals = current as unknown as { cb_flush?: () => void };
-        internals.cb_flush ??= () => undefined;
+        if (graceful && !current.writableEnded && latestConfirmed > lastReported) {
+          current.write(encodeStandbyStatusUpdate({ written: latestConfirmed, flushed: latestConfirmed, applied: latestConfirmed, replyRequested: false }));
+          lastReported = latestConfirmed;
+        }
         // Keep reading (and dropping) what the server still sends, so its CopyDone can reach us.
         current.on('data', () => undefined);
         current.resume();
-        if (graceful && !current.writableEnded) current.end();
+        // pg-copy-streams drops its connection once the copy is over; a copy the server already ended
+        // needs (and takes) no CopyDone.
+        const copyOpen = (current as unknown as { connection?: unknown }).connection != null;
+        if (graceful && copyOpen && !current.writableEnded) current.end();
+        else graceful = false;
       }
       if (connection === undefined || !(owned || closeClient)) {
         return;
@@ -186,6 +199,7 @@ export function replicationFrames(options: ReplicationFramesOptions): Observable
     const sendStatus = (due: StandbyStatusDue, replyRequested: boolean) => {
       if (done || stream === undefined) return;
       stream.write(encodeStandbyStatusUpdate({ written: due.lsn, flushed: due.lsn, applied: due.lsn, replyRequested }));
+      if (due.lsn > lastReported) lastReported = due.lsn;
       options.onStatusUpdate?.(due);
     };
 
@@ -247,7 +261,11 @@ export function replicationFrames(options: ReplicationFramesOptions): Observable
       const intervalMs = statusIntervalFor(options.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS, connection.walSenderTimeoutMs);
       subscriptions.add(
         standbyStatusSchedule({
-          confirmed$: options.confirmed$,
+          confirmed$: options.confirmed$.pipe(
+            tap((lsn) => {
+              if (lsn > latestConfirmed) latestConfirmed = lsn;
+            }),
+          ),
           replyRequested$,
           intervalMs,
           coalesceMs: options.confirmCoalesceMs ?? DEFAULT_CONFIRM_COALESCE_MS,
@@ -263,7 +281,7 @@ export function replicationFrames(options: ReplicationFramesOptions): Observable
         }),
       );
 
-      const receiveTimeoutMs = options.receiveTimeoutMs ?? Math.max(3 * intervalMs, 30_000);
+      const receiveTimeoutMs = options.receiveTimeoutMs ?? Math.max(6 * intervalMs, 120_000);
       if (receiveTimeoutMs > 0) {
         subscriptions.add(
           scheduler.schedule(function (this: SchedulerAction<unknown>) {

@@ -19,7 +19,6 @@ import {
   runSource,
   slotOf,
   slotsOf,
-  startWriteLoad,
   stopAll,
   temporaryStateDir,
   waitUntilTargetEqualsTable,
@@ -212,27 +211,28 @@ describe('Graceful stop', () => {
     expect(await confirmedFlush()).toBeLessThan(commit.commitEndLsn);
   });
 
-  it('work that finishes within the stop timeout is confirmed, and the final status update reaches PostgreSQL before the connection closes', async () => {
+  // The final status update before CopyDone is not sent yet by src/streams/replication-frames.ts's
+  // teardown (the lead adds it): until then a confirmation coalesced behind an earlier one is lost when
+  // the connection closes. Flip `it.fails` to `it` once the teardown sends it.
+  it.fails('work that finishes within the stop timeout is confirmed, and the final status update reaches PostgreSQL before the connection closes', async () => {
     const target = recordingTarget();
     const run = runSource(pg.source(options({ stopTimeout: 10_000 })), [target]);
     running.push(run);
     await waitFor(() => run.source.state === 'STREAMING' && run.confirmed.length > 0, { what: 'STREAMING' });
-    const load = startWriteLoad(db, 'items', { firstId: 10_000 });
-    let commit: CommitEvent;
-    try {
-      await waitFor(() => eventsOf(target.messages, 'commit').length > 20, { what: 'transactions under load' });
-      target.setDurability('held');
-      const seen = target.messages.length;
-      commit = await waitFor(() => commitOf(target.messages.slice(seen), (m) => m.kind === 'begin'), { what: 'a held transaction' });
-      run.source.stop();
-      // The target finishes its work while the source stops.
-      target.setDurability('auto');
-      target.release();
-      await run.stop();
-    } finally {
-      await load.stop();
-    }
-    expect(run.confirmed.at(-1)!).toBeGreaterThanOrEqual(commit.commitEndLsn);
+    target.setDurability('held');
+    await db.query(`INSERT INTO items VALUES (4001, 1, 'first')`);
+    const first = await waitFor(() => commitOf(target.messages, (m) => m.kind === 'insert' && m.row['id'] === 4001), { what: 'the first transaction' });
+    const firstBatches = target.heldBatches;
+    await db.query(`INSERT INTO items VALUES (4002, 1, 'second')`);
+    const second = await waitFor(() => commitOf(target.messages, (m) => m.kind === 'insert' && m.row['id'] === 4002), { what: 'the second transaction' });
+
+    run.source.stop();
+    // Both finish while the source stops, in two confirmations a moment apart.
+    target.release(...firstBatches);
+    target.release();
+    await run.stop();
+    expect(run.confirmed.at(-1)!).toBeGreaterThanOrEqual(second.commitEndLsn);
+    expect(second.commitEndLsn).toBeGreaterThan(first.commitEndLsn);
     expect(await confirmedFlush()).toBe(run.confirmed.at(-1));
   });
 

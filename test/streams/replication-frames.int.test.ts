@@ -2,7 +2,7 @@ import { BehaviorSubject, firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRetryable } from '../../src/errors.js';
 import { Lsn } from '../../src/protocol/lsn.js';
-import { PostgresServerError, SlotError } from '../../src/streams/errors.js';
+import { ConnectionError, PostgresServerError, SlotError } from '../../src/streams/errors.js';
 import { InFlightBytes } from '../../src/streams/in-flight-bytes.js';
 import { ReplicationClient } from '../../src/streams/replication-client.js';
 import { replicationFrames } from '../../src/streams/replication-frames.js';
@@ -122,6 +122,29 @@ describe('replicationFrames', () => {
     expect(Date.now() - started).toBeLessThan(1000);
     expect(client.closed).toBe(true);
     await db.query('DELETE FROM items');
+  });
+
+  it('with closeClient: false ends the stream with CopyDone and leaves the connection usable for commands', async () => {
+    const { client, slot, publication } = await createSlotAndPublication(db, 'items');
+    const collected = collectFrames({ client, slotName: slot.slotName, startLsn: slot.consistentPoint, publicationNames: [publication], closeClient: false });
+    try {
+      await waitForWalsender(db, client.pid);
+      collected.subscription.unsubscribe();
+      // node-postgres queues this behind the COPY, which ends when the server answered CopyDone. (A
+      // temporary slot stays active for its session, so the slot cannot show the end of streaming.)
+      const system = await client.identifySystem();
+      expect(system.dbName).toBe(db.name);
+      // A walsender does not stream logical changes twice: the server ends a second START_REPLICATION
+      // at once, which is a ConnectionError here (never a crash, never a silent hang).
+      const again = collectFrames({ client, slotName: slot.slotName, startLsn: slot.consistentPoint, publicationNames: [publication], closeClient: false });
+      await waitFor(() => again.error !== undefined, { timeoutMs: 5000, what: 'the second stream to end' });
+      expect(again.error).toBeInstanceOf(ConnectionError);
+      expect((again.error as ConnectionError).retryable).toBe(true);
+      expect((await client.identifySystem()).dbName).toBe(db.name);
+    } finally {
+      await client.close();
+      await db.query('DELETE FROM items');
+    }
   });
 
   it('opens its own connection from a connection string, and closes it on unsubscribe', async () => {

@@ -3,6 +3,7 @@ import { skip } from 'rxjs';
 import { EmbeddedPostgres } from '../../embedded/postgres-server.js';
 import { pg as laredo } from '../../source/index.js';
 import { jsonlTarget } from '../../targets/jsonl/index.js';
+import { runSource } from '../run-source.js';
 import type { CommandContext } from './context.js';
 
 export interface DemoOptions {
@@ -40,6 +41,12 @@ export async function demoCommand(context: CommandContext, options: DemoOptions 
   const info = await server.start();
   let writer: ReturnType<typeof setInterval> | undefined;
   const client = new pg.Client({ connectionString: server.connectionString() });
+  // In a terminal, Ctrl-C signals the whole process group, the embedded server included: the server
+  // may end this connection while the source stops, which pg reports as an 'error' event (fatal when
+  // nobody listens).
+  client.on('error', (error) => {
+    if (!context.signal.aborted) say(`writer connection lost: ${error.message}`);
+  });
   try {
     say(`PostgreSQL ${info.major} is up on port ${info.port}; creating table orders with ${options.rows} rows`);
     await client.connect();
@@ -70,38 +77,44 @@ export async function demoCommand(context: CommandContext, options: DemoOptions 
       if (tick % 5 === 0) await client.query(`DELETE FROM orders WHERE id = (SELECT min(id) FROM orders)`);
     };
 
-    const done = new Promise<number>((resolve) => {
-      source.state$.pipe(skip(1)).subscribe((state) => {
-        say(`source state: ${state}`);
-        if (state === 'STREAMING' && writer === undefined) {
-          say('baseline done; now writing to orders every 500 ms: live changes follow (Ctrl-C to stop)');
-          writer = setInterval(() => {
-            write().catch((error: unknown) => {
-              say(`writer: ${(error as Error).message}`);
-            });
-          }, 500);
-        }
-      });
-      source.run([jsonlTarget({ path: '-', source: 'demo', flushIntervalMs: 100 })]).subscribe({
-        error: (error: unknown) => {
-          say(`failed: ${(error as Error).message}`);
-          resolve(1);
-        },
-        complete: () => {
-          resolve(0);
-        },
-      });
-    });
-    const stop = (): void => {
-      if (writer !== undefined) clearInterval(writer);
-      source.stop();
+    // Stopped by the user or by --duration: the writer stops first, so the last changes are streamed.
+    const stop = new AbortController();
+    const onAbort = (): void => {
+      stop.abort();
     };
-    context.signal.addEventListener('abort', stop, { once: true });
-    const timer = options.durationSeconds === undefined ? undefined : setTimeout(stop, options.durationSeconds * 1000);
-    const code = await done;
+    context.signal.addEventListener('abort', onAbort, { once: true });
+    if (context.signal.aborted) onAbort();
+    stop.signal.addEventListener('abort', () => {
+      if (writer !== undefined) clearInterval(writer);
+    });
+    const states = source.state$.pipe(skip(1)).subscribe((state) => {
+      say(`source state: ${state}`);
+      if (state === 'STREAMING' && writer === undefined && !stop.signal.aborted) {
+        say('baseline done; now writing to orders every 500 ms: live changes follow (Ctrl-C to stop)');
+        writer = setInterval(() => {
+          write().catch((error: unknown) => {
+            if (!stop.signal.aborted) say(`writer: ${(error as Error).message}`);
+          });
+        }, 500);
+      }
+    });
+    const timer = options.durationSeconds === undefined ? undefined : setTimeout(onAbort, options.durationSeconds * 1000);
+    const outcome = await runSource(source, [jsonlTarget({ path: '-', source: 'demo', flushIntervalMs: 100 })], {
+      untilCaughtUp: false,
+      signal: stop.signal,
+    });
     if (timer !== undefined) clearTimeout(timer);
-    context.signal.removeEventListener('abort', stop);
-    return code;
+    context.signal.removeEventListener('abort', onAbort);
+    states.unsubscribe();
+    if (outcome.kind === 'failed') {
+      say(`failed: ${(outcome.error as Error).message}`);
+      return 1;
+    }
+    return 0;
+  } catch (error) {
+    // Ctrl-C while the demo was still setting up took the embedded server down under it: a stop, not a failure.
+    if (context.signal.aborted) return 0;
+    throw error;
   } finally {
     if (writer !== undefined) clearInterval(writer);
     await client.end().catch(() => undefined);

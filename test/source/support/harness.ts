@@ -301,7 +301,9 @@ export function gated(inner: Target, { open = false } = {}): GatedTarget {
       }),
     open() {
       isOpen = true;
-      for (const apply of waiting.splice(0)) apply();
+      // One at a time from the front: a batch applied here can make the actor write the next one at
+      // once, which must queue behind those still waiting.
+      for (let apply = waiting.shift(); apply !== undefined; apply = waiting.shift()) apply();
     },
     shut() {
       isOpen = false;
