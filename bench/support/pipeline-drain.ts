@@ -240,6 +240,15 @@ if (process.argv[1] !== undefined && import.meta.filename === process.argv[1]) {
   const request = JSON.parse(process.argv[2] ?? '{}') as DrainRequest;
   try {
     const result = await measureDrain(request);
+    if (process.env['LAREDO_BENCH_THREADS'] === '1') {
+      const { readdirSync, readFileSync } = await import('node:fs');
+      for (const task of readdirSync('/proc/self/task')) {
+        const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        process.stderr.write(`thread ${task} ${name}: user ${Number(f[11]) / 100}s sys ${Number(f[12]) / 100}s\n`);
+      }
+    }
     process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
     // Connections still closing (CopyDone, Terminate) must not keep the process alive.
     setTimeout(() => process.exit(0), 2000).unref();

@@ -16,13 +16,15 @@ export interface Pipeline {
   readonly source: PostgresSource;
   readonly targets: readonly Target[];
   readonly tables: readonly TableKey[];
+  /** What the targets hold: bytes still in flight, and whether every baseline handed over is durable. */
+  readonly delivery: DeliveryTracker;
 }
 
 /**
  * Builds a source per config entry and one target instance per distinct target config of its tables
  * (two tables writing to the same jsonl file share one writer), each routed to its own tables.
  */
-export function buildPipelines(config: LaredoConfig, metrics?: LaredoMetrics): Pipeline[] {
+export function buildPipelines(config: LaredoConfig, metrics: LaredoMetrics): Pipeline[] {
   return Object.entries(config.sources).map(([id, options]) => {
     const source = pg.source({ ...options, stateDir: options.stateDir ?? config.stateDir });
     const grouped = new Map<string, { config: TargetConfig; tables: Set<TableKey> }>();
@@ -39,19 +41,16 @@ export function buildPipelines(config: LaredoConfig, metrics?: LaredoMetrics): P
         grouped.set(groupKey, group);
       }
     }
-    const routedTargets = [...grouped.values()].map(({ config: targetConfig, tables: routed }) => {
-      const target = createTarget(id, targetConfig, [...routed]);
-      const instrumented = metrics === undefined ? target : instrument(id, target, metrics);
-      return routeTables(instrumented, routed);
-    });
-    if (metrics === undefined) return { id, source, targets: routedTargets, tables };
-    const inFlight = new InFlightGauge(routedTargets.length, (bytes) => {
+    const routedTargets = [...grouped.values()].map(({ config: targetConfig, tables: routed }) =>
+      routeTables(instrument(id, createTarget(id, targetConfig, [...routed]), metrics), routed),
+    );
+    const delivery = new DeliveryTracker(routedTargets.length, (bytes) => {
       metrics.setInFlightBytes(id, bytes);
     });
-    // The counting target first: the source hands each event to its targets in order, so the bytes
-    // are counted as received before a target that completes at once reports them durable.
-    const targets = [countingTarget(id, metrics, inFlight), ...routedTargets.map((target, index) => trackDurableBytes(target, index, inFlight))];
-    return { id, source, targets, tables };
+    // The counting target first: the source hands each event to its targets in order, so an event is
+    // counted as handed over before a target that completes at once reports it durable.
+    const targets = [countingTarget(id, metrics, delivery), ...routedTargets.map((target, index) => trackDurability(target, index, delivery))];
+    return { id, source, targets, tables, delivery };
   });
 }
 
@@ -96,65 +95,85 @@ function instrument(source: string, target: Target, metrics: LaredoMetrics): Tar
 }
 
 /**
- * Bytes received from the server and not yet durable in every target (`laredo_in_flight_bytes`): what
- * the counting target was handed (it takes every event the moment the source emits it) less what the
- * slowest target made durable. The source's own byte budget also holds the few frames not yet decoded
- * into events; those are not counted here.
+ * What the targets of a source hold, from the batches they were handed and the batches they made
+ * durable:
+ * - in-flight bytes (`laredo_in_flight_bytes`): bytes of the events handed to the counting target (it
+ *   takes every event the moment the source emits it) less what the slowest target made durable. The
+ *   source's own byte budget also holds the few frames not yet decoded into events; those are not
+ *   counted here.
+ * - whether every baseline handed over is durable in every target: a `reset` opens a table's baseline,
+ *   its `baseline-complete` closes it once durable everywhere. The source streams as soon as it has
+ *   *handed* the baseline over, so its STREAMING state alone would call a source ready whose slow
+ *   target still writes the baseline.
  */
-class InFlightGauge {
-  #received = 0;
+export class DeliveryTracker {
+  #handed = 0;
   readonly #durable: number[];
+  readonly #targets: number;
+  /** Tables whose baseline is handed over, with the targets it is not yet durable in. */
+  readonly #baselining = new Map<TableKey, Set<number>>();
   readonly #report: (bytes: number) => void;
 
-  constructor(targets: number, report: (bytes: number) => void) {
+  constructor(targets: number, reportInFlight: (bytes: number) => void) {
+    this.#targets = targets;
     this.#durable = new Array<number>(targets).fill(0);
-    this.#report = report;
-    report(0);
+    this.#report = reportInFlight;
+    reportInFlight(0);
   }
 
-  received(bytes: number): void {
-    this.#received += bytes;
+  /** True when no baseline handed over is still being written by a target. */
+  get baselinesDurable(): boolean {
+    return this.#baselining.size === 0;
+  }
+
+  handed(batch: readonly TargetMessage[]): void {
+    for (const message of batch) {
+      this.#handed += message.bytes;
+      if (message.kind === 'reset' && this.#targets > 0) {
+        for (const table of message.tables) this.#baselining.set(table, new Set(Array.from({ length: this.#targets }, (_, index) => index)));
+      }
+    }
     this.#update();
   }
 
-  durable(target: number, bytes: number): void {
-    this.#durable[target] = (this.#durable[target] ?? 0) + bytes;
+  /** `batch` is durable in target `index` (messages routed away from it included: they are done for it). */
+  durable(index: number, batch: readonly TargetMessage[]): void {
+    for (const message of batch) {
+      this.#durable[index] = (this.#durable[index] ?? 0) + message.bytes;
+      if (message.kind === 'baseline-complete') {
+        const pending = this.#baselining.get(message.table.key);
+        pending?.delete(index);
+        if (pending?.size === 0) this.#baselining.delete(message.table.key);
+      }
+    }
     this.#update();
   }
 
   #update(): void {
-    const slowest = this.#durable.length === 0 ? this.#received : Math.min(...this.#durable);
-    this.#report(Math.max(0, this.#received - slowest));
+    const slowest = this.#durable.length === 0 ? this.#handed : Math.min(...this.#durable);
+    this.#report(Math.max(0, this.#handed - slowest));
   }
 }
 
-function batchBytes(batch: readonly TargetMessage[]): number {
-  let bytes = 0;
-  for (const message of batch) bytes += message.bytes;
-  return bytes;
-}
-
-/** Reports a batch's bytes durable once `target` finished writing it (routed-away messages included: they are done for it). */
-function trackDurableBytes(target: Target, index: number, inFlight: InFlightGauge): Target {
-  const write = (batch: readonly TargetMessage[]): Observable<unknown> => {
-    const bytes = batchBytes(batch);
-    return target.write(batch).pipe(
+/** Tells `delivery` when `target` made a batch durable. */
+function trackDurability(target: Target, index: number, delivery: DeliveryTracker): Target {
+  const write = (batch: readonly TargetMessage[]): Observable<unknown> =>
+    target.write(batch).pipe(
       tap({
         complete: () => {
-          inFlight.durable(index, bytes);
+          delivery.durable(index, batch);
         },
       }),
     );
-  };
   return target.close === undefined ? { name: target.name, write } : { name: target.name, write, close: target.close.bind(target) };
 }
 
-/** Counts changes by table and operation, baseline rows and received bytes; durable at once, it never holds the source back. */
-function countingTarget(source: string, metrics: LaredoMetrics, inFlight: InFlightGauge): Target {
+/** Counts changes by table and operation and baseline rows, and tells `delivery` what was handed over; durable at once, it never holds the source back. */
+function countingTarget(source: string, metrics: LaredoMetrics, delivery: DeliveryTracker): Target {
   return {
     name: 'metrics',
     write(batch) {
-      inFlight.received(batchBytes(batch));
+      delivery.handed(batch);
       for (const message of batch) {
         switch (message.kind) {
           case 'insert':

@@ -106,6 +106,10 @@ export function decodePgoutput(options: DecodePgoutputOptions = {}): OperatorFun
 
 type SchemaLookup = (relationId: number) => TableSchema | undefined;
 
+/** XLogData (`w`): tag, WAL start, WAL end, server clock, then the pgoutput message. */
+const XLOG_DATA = 0x77;
+const XLOG_DATA_HEADER = 1 + 8 + 8 + 8;
+
 type BufferedEvent = SchemaEvent | InsertChange | UpdateChange | DeleteChange | TruncateChange | MessageChange;
 
 /** A streamed transaction being assembled. */
@@ -153,14 +157,24 @@ export class PgoutputEventDecoder {
   /** Decodes one CopyData payload and emits what it yields. */
   push(frame: Buffer, emit: (event: SourceEvent) => void): void {
     this.#carry += frame.length;
-    const message = parseReplicationMessage(frame);
-    if (message.tag === 'k') {
-      const progress: ProgressEvent = { kind: 'progress', walEnd: message.walEnd, bytes: this.#takeCarry() };
-      emit(progress);
-      return;
+    let walStart: Lsn;
+    let pgoutput: PgoutputMessage;
+    if (frame[0] === XLOG_DATA && frame.length >= XLOG_DATA_HEADER) {
+      // XLogData, read in place: parseReplicationMessage would make a view of the payload and read
+      // the server's WAL end and clock, which nothing here needs, for every row.
+      walStart = frame.readBigUInt64BE(1);
+      pgoutput = this.#decoder.decode(frame, XLOG_DATA_HEADER);
+    } else {
+      const message = parseReplicationMessage(frame);
+      if (message.tag === 'k') {
+        const progress: ProgressEvent = { kind: 'progress', walEnd: message.walEnd, bytes: this.#takeCarry() };
+        emit(progress);
+        return;
+      }
+      walStart = message.walStart;
+      pgoutput = this.#decoder.decode(message.data);
     }
-    const pgoutput = this.#decoder.decode(message.data);
-    const assembled = this.#handle(pgoutput, message.walStart, emit);
+    const assembled = this.#handle(pgoutput, walStart, emit);
     // An assembled frame's bytes cannot wait for Stream Commit (see decodePgoutput): account now.
     if (assembled && this.#carry > 0) emit({ kind: 'progress', walEnd: Lsn.ZERO, bytes: this.#takeCarry() });
   }
@@ -301,6 +315,27 @@ export class PgoutputEventDecoder {
     schemas: SchemaLookup,
     bytes: number,
   ): BufferedEvent {
+    if (subXid === undefined) {
+      // The hot path, as plain literals: spreading even an empty object copies it for every event.
+      switch (message.tag) {
+        case 'insert':
+          return { kind: 'insert', table: this.#schema(schemas, message.relationId), row: message.new, lsn, xid, bytes };
+        case 'update': {
+          const table = this.#schema(schemas, message.relationId);
+          if (message.old !== undefined) return { kind: 'update', table, row: message.new, old: message.old, oldKind: 'full', lsn, xid, bytes };
+          if (message.key !== undefined) return { kind: 'update', table, row: message.new, old: message.key, oldKind: 'key', lsn, xid, bytes };
+          return { kind: 'update', table, row: message.new, lsn, xid, bytes };
+        }
+        case 'delete': {
+          const table = this.#schema(schemas, message.relationId);
+          if (message.old !== undefined) return { kind: 'delete', table, old: message.old, oldKind: 'full', lsn, xid, bytes };
+          if (message.key !== undefined) return { kind: 'delete', table, old: message.key, oldKind: 'key', lsn, xid, bytes };
+          break; // refused below
+        }
+        default:
+          break;
+      }
+    }
     const sub = subXid === undefined ? {} : { subXid };
     switch (message.tag) {
       case 'insert':

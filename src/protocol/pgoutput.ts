@@ -225,6 +225,8 @@ export class PgoutputDecoder {
 
   // The message being decoded: fields instead of a reader object, so the hot path allocates nothing.
   #data: Buffer = Buffer.alloc(0);
+  /** Where the message starts in `#data`: error offsets count from here. */
+  #start = 0;
   #offset = 0;
   #tag = 0;
   /** The message's tuple bytes as one string, from `#textStart` on; see #columnText. */
@@ -256,18 +258,24 @@ export class PgoutputDecoder {
     return this.#inStream;
   }
 
-  /** Decodes one pgoutput message: the `data` of one XLogData message. */
-  decode(data: Buffer): PgoutputMessage {
+  /**
+   * Decodes one pgoutput message: the `data` of one XLogData message, or the bytes of `data` from
+   * `start` on (a whole XLogData frame with `start` 25, which spares making a view of every message).
+   * Error offsets count from `start`.
+   */
+  decode(data: Buffer, start = 0): PgoutputMessage {
+    if (!Number.isInteger(start) || start < 0) throw new RangeError(`pgoutput message start must be a whole number >= 0, got ${String(start)}`);
     this.#data = data;
-    this.#offset = 0;
+    this.#start = start;
+    this.#offset = start;
     this.#text = undefined;
-    if (data.length === 0) {
+    if (data.length <= start) {
       this.#tag = 0;
       throw new ProtocolError('TRUNCATED', 'empty pgoutput message: expected a tag byte', 0);
     }
-    const tag = data[0]!;
+    const tag = data[start]!;
     this.#tag = tag;
-    this.#offset = 1;
+    this.#offset = start + 1;
     const minimumVersion = MINIMUM_VERSION[tag]!;
     if (minimumVersion > this.#protocolVersion) {
       throw new ProtocolError(
@@ -281,7 +289,7 @@ export class PgoutputDecoder {
       throw new ProtocolError(
         'TRAILING_BYTES',
         `${data.length - this.#offset} unexpected bytes after a complete ${this.#name()} message`,
-        this.#offset,
+        this.#at(this.#offset),
       );
     }
     // Only a message that decoded completely changes the decoder's state: after a ProtocolError the
@@ -461,21 +469,21 @@ export class PgoutputDecoder {
     const identityAt = this.#offset;
     const replicaIdentity = REPLICA_IDENTITIES.get(this.#uint8('replica identity'));
     if (replicaIdentity === undefined) {
-      throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: replica identity must be one of d, n, f, i, got ${hex(this.#data[identityAt]!)}`, identityAt);
+      throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: replica identity must be one of d, n, f, i, got ${hex(this.#data[identityAt]!)}`, this.#at(identityAt));
     }
     const countAt = this.#offset;
     const count = this.#int16('column count');
-    if (count < 0) throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: negative column count ${count}`, countAt);
+    if (count < 0) throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: negative column count ${count}`, this.#at(countAt));
     const columns: RelationColumn[] = [];
     const seen = new Set<string>();
     for (let i = 0; i < count; i++) {
       const flagsAt = this.#offset;
       const flags = this.#uint8('column flags');
-      if (flags > 1) throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: column flags must be 0 or 1, got ${flags}`, flagsAt);
+      if (flags > 1) throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: column flags must be 0 or 1, got ${flags}`, this.#at(flagsAt));
       const nameAt = this.#offset;
       const columnName = this.#cstring('column name');
       if (seen.has(columnName)) {
-        throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: column ${JSON.stringify(columnName)} appears twice`, nameAt);
+        throw new ProtocolError('MALFORMED', `Relation ${schema}.${name}: column ${JSON.stringify(columnName)} appears twice`, this.#at(nameAt));
       }
       seen.add(columnName);
       const typeOid = this.#uint32('column type oid');
@@ -569,11 +577,11 @@ export class PgoutputDecoder {
     const xid = this.#streamXid();
     const countAt = this.#offset;
     const count = this.#int32('relation count');
-    if (count < 0) throw new ProtocolError('MALFORMED', `Truncate: negative relation count ${count}`, countAt);
+    if (count < 0) throw new ProtocolError('MALFORMED', `Truncate: negative relation count ${count}`, this.#at(countAt));
     const optionsAt = this.#offset;
     const options = this.#uint8('options');
     if ((options & ~(TRUNCATE_CASCADE | TRUNCATE_RESTART_IDENTITY)) !== 0) {
-      throw new ProtocolError('MALFORMED', `Truncate: unknown option bits ${hex(options)} (only 1 = CASCADE and 2 = RESTART IDENTITY exist)`, optionsAt);
+      throw new ProtocolError('MALFORMED', `Truncate: unknown option bits ${hex(options)} (only 1 = CASCADE and 2 = RESTART IDENTITY exist)`, this.#at(optionsAt));
     }
     // Checked before allocating, so a corrupted count cannot ask for a huge array.
     if (count * 4 > this.#data.length - this.#offset) throw this.#truncated(`${count} relation ids`, count * 4, this.#offset);
@@ -598,7 +606,7 @@ export class PgoutputDecoder {
     const prefix = this.#cstring('prefix');
     const lengthAt = this.#offset;
     const length = this.#int32('content length');
-    if (length < 0) throw new ProtocolError('MALFORMED', `Message ${JSON.stringify(prefix)}: negative content length ${length}`, lengthAt);
+    if (length < 0) throw new ProtocolError('MALFORMED', `Message ${JSON.stringify(prefix)}: negative content length ${length}`, this.#at(lengthAt));
     const start = this.#need(length, 'content');
     // A copy: the payload may be a view into a larger frame the caller reuses or wants collected.
     const content = Buffer.from(this.#data.subarray(start, start + length));
@@ -630,7 +638,7 @@ export class PgoutputDecoder {
       throw new ProtocolError(
         'MALFORMED',
         `${this.#name()}: TupleData has ${count} columns but relation ${relation.label} (id ${relation.message.relationId}) has ${names.length}; its Relation message and rows disagree`,
-        at,
+        this.#at(at),
       );
     }
     at += 2;
@@ -643,7 +651,7 @@ export class PgoutputDecoder {
         if (end - at < 5) throw this.#truncated('TupleData value length', 4, at + 1);
         const length = data.readInt32BE(at + 1);
         const start = at + 5;
-        if (length < 0) throw new ProtocolError('MALFORMED', `${this.#name()}: negative value length ${length} in column ${JSON.stringify(names[column])}`, at + 1);
+        if (length < 0) throw new ProtocolError('MALFORMED', `${this.#name()}: negative value length ${length} in column ${JSON.stringify(names[column])}`, this.#at(at + 1));
         if (length > end - start) throw this.#truncated(`value of column ${JSON.stringify(names[column])}`, length, start);
         at = start + length;
         value = kind === KIND_TEXT ? this.#textValue(relation, column, start, at) : this.#binaryValue(relation, column, start, at);
@@ -657,7 +665,7 @@ export class PgoutputDecoder {
         throw new ProtocolError(
           'UNKNOWN_TUPLE_KIND',
           `${this.#name()}: TupleData kind ${hex(kind)} in column ${JSON.stringify(names[column])} of ${relation.label} is none of n, u, t, b`,
-          at,
+          this.#at(at),
         );
       }
       values[column] = value;
@@ -717,12 +725,17 @@ export class PgoutputDecoder {
     return new ProtocolError(
       code,
       `${this.#name()}: column ${JSON.stringify(relation.names[column])} of ${relation.label} (type oid ${relation.typeOids[column]!}, ${format}) is not a valid value: ${describeError(error)}`,
-      at,
+      this.#at(at),
       { cause: error },
     );
   }
 
   // --- field readers ------------------------------------------------------------------------------
+
+  /** An offset into `#data` as an offset into the message, for errors. */
+  #at(offset: number): number {
+    return offset - this.#start;
+  }
 
   #name(): string {
     return `pgoutput ${MESSAGE_NAMES.get(this.#tag) ?? 'message'}`;
@@ -738,7 +751,7 @@ export class PgoutputDecoder {
 
   #truncated(what: string, length: number, at: number): ProtocolError {
     const left = Math.max(0, this.#data.length - at);
-    return new ProtocolError('TRUNCATED', `${this.#name()} is cut short: ${what} needs ${length} bytes, ${left} left`, at);
+    return new ProtocolError('TRUNCATED', `${this.#name()} is cut short: ${what} needs ${length} bytes, ${left} left`, this.#at(at));
   }
 
   #uint8(what: string): number {
@@ -749,7 +762,7 @@ export class PgoutputDecoder {
   #flag(what: string): boolean {
     const at = this.#offset;
     const value = this.#uint8(what);
-    if (value > 1) throw new ProtocolError('MALFORMED', `${this.#name()}: ${what} must be 0 or 1, got ${value}`, at);
+    if (value > 1) throw new ProtocolError('MALFORMED', `${this.#name()}: ${what} must be 0 or 1, got ${value}`, this.#at(at));
     return value === 1;
   }
 
@@ -779,7 +792,7 @@ export class PgoutputDecoder {
     const start = this.#offset;
     const nul = start < this.#data.length ? this.#data.indexOf(0, start) : -1;
     if (nul === -1) {
-      throw new ProtocolError('TRUNCATED', `${this.#name()} is cut short: ${what} has no terminating NUL byte`, start);
+      throw new ProtocolError('TRUNCATED', `${this.#name()} is cut short: ${what} has no terminating NUL byte`, this.#at(start));
     }
     this.#offset = nul + 1;
     return this.#data.toString('utf8', start, nul);
@@ -808,14 +821,14 @@ export class PgoutputDecoder {
   }
 
   #unexpectedSubmessage(actual: number, expected: string, at: number): ProtocolError {
-    return new ProtocolError('MALFORMED', `${this.#name()}: expected tuple ${expected}, got ${hex(actual)}`, at);
+    return new ProtocolError('MALFORMED', `${this.#name()}: expected tuple ${expected}, got ${hex(actual)}`, this.#at(at));
   }
 
   #unknownRelation(relationId: number, at: number): ProtocolError {
     return new ProtocolError(
       'UNKNOWN_RELATION',
       `${this.#name()} refers to relation id ${relationId}, but no Relation message announced it: decode every message of the stream, in order, with one decoder`,
-      at,
+      this.#at(at),
     );
   }
 }

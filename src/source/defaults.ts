@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { LaredoError } from '../errors.js';
 import { tableKey, type TableKey } from '../model/table.js';
 import { resolveBackoffPolicy, type BackoffPolicy } from '../operators/backoff.js';
@@ -76,6 +76,12 @@ function positiveInteger(key: string, value: number | undefined, fallback: numbe
   return value;
 }
 
+function nonNegativeNumber(key: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new SourceOptionError(key, `must be a number of ms >= 0, got ${String(value)}`);
+  return value;
+}
+
 /** Fills in defaults and checks the options; throws SourceOptionError (or the streams layer's name errors). */
 export function resolveSourceOptions(options: PostgresSourceOptions): ResolvedSourceOptions {
   if (typeof options.connection !== 'string' || options.connection.trim() === '') {
@@ -93,9 +99,6 @@ export function resolveSourceOptions(options: PostgresSourceOptions): ResolvedSo
   const slotNameGiven = options.slotName !== undefined;
   const slotName = options.slotName ?? `laredo_${randomBytes(6).toString('hex')}`;
   validateSlotName(slotName, 'slotName');
-  // Ephemeral sources without a slot name share one stable publication rather than leaving one behind per run.
-  const publicationName = options.publication?.name ?? (slotNameGiven ? `${slotName}_pub` : 'laredo_pub');
-  validateSlotName(publicationName, 'publication.name');
   const tables: Record<TableKey, PublicationTableOptions> = {};
   for (const [key, table] of Object.entries(options.publication?.tables ?? {})) {
     const name = parseTableName(key, `publication.tables["${key}"]`);
@@ -110,6 +113,8 @@ export function resolveSourceOptions(options: PostgresSourceOptions): ResolvedSo
       throw new SourceOptionError('publication.publish', `unknown operation ${JSON.stringify(operation)}: use ${ALL_OPERATIONS.join(', ')}`);
     }
   }
+  const publicationName = options.publication?.name ?? (slotNameGiven ? `${slotName}_pub` : publicationNameFor(tables, publish));
+  validateSlotName(publicationName, 'publication.name');
   let reconnect: BackoffPolicy;
   try {
     reconnect = resolveBackoffPolicy(stripUndefined(options.reconnect ?? {}));
@@ -142,9 +147,25 @@ export function resolveSourceOptions(options: PostgresSourceOptions): ResolvedSo
     streaming: options.streaming ?? false,
     binary: options.binary ?? false,
     origin: options.origin,
-    stopTimeout: options.stopTimeout ?? SOURCE_DEFAULTS.stopTimeout,
+    stopTimeout: nonNegativeNumber('stopTimeout', options.stopTimeout, SOURCE_DEFAULTS.stopTimeout),
     stateDir: options.stateDir ?? SOURCE_DEFAULTS.stateDir,
   });
+}
+
+/**
+ * The publication of an ephemeral source without a slot name: named after what it publishes, so the
+ * same config finds the same publication on every start (none is left behind per run), while two
+ * sources with different tables in one database never rewrite each other's table list (a shared
+ * name would make each start silently drop the other source's tables from the stream).
+ */
+function publicationNameFor(tables: Readonly<Record<TableKey, PublicationTableOptions>>, publish: readonly PublishOperation[]): string {
+  const canonical = Object.keys(tables)
+    .sort()
+    .map((key) => [key, tables[key]?.where?.trim() ?? null, tables[key]?.columns === undefined ? null : [...tables[key].columns].sort()]);
+  const digest = createHash('sha256')
+    .update(JSON.stringify([canonical, [...publish].sort()]))
+    .digest('hex');
+  return `laredo_${digest.slice(0, 16)}_pub`;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {

@@ -15,7 +15,7 @@ export interface PublicationTableOptions {
 }
 
 export interface PublicationOptions {
-  /** Default: `<slotName>_pub` (ephemeral without a slot name: `laredo_<random>_pub`). */
+  /** Default: `<slotName>_pub` (an ephemeral source without a slot name: `laredo_<hash of the tables>_pub`). */
   readonly name?: string;
   /** Create the publication and keep it equal to this config on every start. Default true. */
   readonly create?: boolean;

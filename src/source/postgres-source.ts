@@ -41,7 +41,7 @@ import { preflight, type PreflightWarning } from '../streams/preflight.js';
 import { ensurePublication } from '../streams/publication.js';
 import { ReplicationClient } from '../streams/replication-client.js';
 import { maxProtoVersion, replicationFrames } from '../streams/replication-frames.js';
-import { inspectSlot, type SqlQueryable } from '../streams/slot.js';
+import { assertSlotUsable, inspectSlot, type SqlQueryable } from '../streams/slot.js';
 import { resolveSourceOptions, type ResolvedSourceOptions } from './defaults.js';
 import type { PostgresSourceOptions } from './options.js';
 import { skipCoveredBySnapshot } from './skip-covered-by-snapshot.js';
@@ -401,6 +401,11 @@ export class PostgresSource {
       ctx.coveredBefore.clear();
     } else {
       let info = await inspectSlot(queryable, slotName);
+      if (info !== undefined) {
+        // A slot of another kind (physical, another output plugin, another database) is someone
+        // else's: never drop it below, and never stream from it. The errors say to pick another name.
+        assertSlotUsable({ ...info, invalidated: false, active: false }, { database: replication.database }, slotName);
+      }
       if (info?.invalidated === true) {
         if (o.onSlotInvalidated === 'error') {
           throw new SlotError(

@@ -1,7 +1,7 @@
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import type { SourceEvent } from '../model/events.js';
 import type { TableKey } from '../model/table.js';
-import type { Lsn } from '../protocol/lsn.js';
+import { Lsn } from '../protocol/lsn.js';
 
 /**
  * Drops the stream's row changes to tables whose baseline came from a later snapshot than the slot's
@@ -10,7 +10,8 @@ import type { Lsn } from '../protocol/lsn.js';
  * exactly the transactions that committed before that slot's consistent point; the persistent slot
  * resumes from an earlier position, so its transactions committed before that point (commit LSN
  * below it) are already in the baseline and must not be applied a second time. Begin and commit stay,
- * so positions are still confirmed.
+ * so positions are still confirmed. The bytes of a dropped event travel with the next event passed on
+ * (or, when the input ends first, in a `progress` event with walEnd 0/0), so the budget is released.
  */
 export function skipCoveredBySnapshot(coveredBefore: ReadonlyMap<TableKey, Lsn>): MonoTypeOperatorFunction<SourceEvent> {
   return (source) =>
@@ -23,6 +24,11 @@ export function skipCoveredBySnapshot(coveredBefore: ReadonlyMap<TableKey, Lsn>)
           const covered = (table: TableKey): boolean => {
             const before = coveredBefore.get(table);
             return before !== undefined && commitLsn !== undefined && commitLsn < before;
+          };
+          const flushCarried = (): void => {
+            if (carriedBytes === 0) return;
+            subscriber.next({ kind: 'progress', walEnd: Lsn.ZERO, bytes: carriedBytes });
+            carriedBytes = 0;
           };
           return source.subscribe({
             next: (event) => {
@@ -46,10 +52,14 @@ export function skipCoveredBySnapshot(coveredBefore: ReadonlyMap<TableKey, Lsn>)
               }
               subscriber.next(keep);
             },
+            // An interrupted stream can end right after dropped events: their bytes still go out (as
+            // decodePgoutput hands on trailing bytes), or the budget would shrink with every reconnect.
             error: (error: unknown) => {
+              flushCarried();
               subscriber.error(error);
             },
             complete: () => {
+              flushCarried();
               subscriber.complete();
             },
           });

@@ -59,23 +59,30 @@ export function fileStateStore(dir: string): SourceStateStore {
       }
     },
     async save(state) {
-      await mkdir(dir, { recursive: true });
       const target = file(state.slotName);
-      const temporary = `${target}.${process.pid}.tmp`;
-      await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
-      const handle = await open(temporary, 'r');
       try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temporary, target);
-      // fsync the directory so the rename itself survives a crash.
-      const dirHandle = await open(dir, 'r');
-      try {
-        await dirHandle.sync();
-      } finally {
-        await dirHandle.close();
+        await mkdir(dir, { recursive: true });
+        const temporary = `${target}.${process.pid}.tmp`;
+        await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
+        const handle = await open(temporary, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await rename(temporary, target);
+        // fsync the directory so the rename itself survives a crash.
+        const dirHandle = await open(dir, 'r');
+        try {
+          await dirHandle.sync();
+        } finally {
+          await dirHandle.close();
+        }
+      } catch (error) {
+        throw new StateStoreError(
+          `cannot write the state of slot ${state.slotName} to ${target} (${(error as Error).message}): make the state directory (state_dir) writable and keep it on persistent storage`,
+          { cause: error },
+        );
       }
     },
     async remove(slotName) {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, testServer, uniqueName, type TestDatabase } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
-import { CLI_FIXTURES, killAllCli, startCli, workingDirectory, type CliProcess } from './support/cli.js';
+import { CLI_FIXTURES, killAllCli, runCli, startCli, workingDirectory, type CliProcess } from './support/cli.js';
 import { lsnValue, readLines, slotsOf } from './support/database.js';
 
 const ITEMS = path.join(CLI_FIXTURES, 'items.conf');
@@ -65,26 +65,49 @@ describe('laredo run stops gracefully', () => {
     expect(cli.stdout()).toBe('');
   });
 
-  it('on SIGTERM (stateful): exit 0, and the slot holds the last change as confirmed', async () => {
+  it('on SIGTERM mid-load (stateful): exit 0, and the slot holds the final position as confirmed', async () => {
     const slotName = uniqueName('cli_stop');
     const cli = startCli(['run', '--config', ITEMS], {
       cwd: work.dir,
       env: { LAREDO_SOURCES_PG_MAIN_CONNECTION: db.connectionString, LAREDO_SOURCES_PG_MAIN_SLOT_NAME: slotName },
     });
     await cli.waitForState('STREAMING');
-    for (let id = 1000; id < 1010; id++) {
-      await db.query(`INSERT INTO items VALUES ($1, 'live')`, [id]);
-      await db.query(`INSERT INTO notes VALUES ($1, 'note')`, [id]);
-    }
-    const lastCommit = await lastCommitOnceWritten(path.join(work.dir, 'changes.jsonl'), 20);
+    // Transactions commit back to back, so confirmations are still coming in (and being coalesced)
+    // when the stop arrives: the last of them must still reach the server.
+    const writer = await db.client();
+    const writing = { on: true, next: 1000 };
+    const load = (async () => {
+      while (writing.on) await writer.query(`INSERT INTO items VALUES ($1, 'live')`, [writing.next++]);
+    })();
+    const file = path.join(work.dir, 'changes.jsonl');
+    await lastCommitOnceWritten(file, 30);
 
     const exit = await cli.stop('SIGTERM');
+    writing.on = false;
+    await load;
 
     expect(exit, cli.stderr()).toEqual({ code: 0, signal: null });
+    const lastCommit = await lastCommitOnceWritten(file, 30);
     const [slot] = await slotsOf(db);
     expect(slot).toMatchObject({ slot_name: slotName, temporary: false, active: false });
-    expect(lsnValue(slot!.confirmed_flush_lsn!)).toBeGreaterThan(lastCommit);
     expect(lsnValue(slot!.confirmed_flush_lsn!)).toBe(stoppedAt(cli));
+    expect(stoppedAt(cli)).toBeGreaterThan(lastCommit);
+  });
+
+  it('with --until-caught-up, run after run: each exits 0 having confirmed what it delivered, so nothing is delivered twice', async () => {
+    const env = { LAREDO_SOURCES_PG_MAIN_CONNECTION: db.connectionString, LAREDO_SOURCES_PG_MAIN_SLOT_NAME: uniqueName('cli_caught_up') };
+    const file = path.join(work.dir, 'changes.jsonl');
+    const baseline = await runCli(['run', '--config', ITEMS, '--until-caught-up'], { cwd: work.dir, env });
+    expect(baseline.code, baseline.stderr).toBe(0);
+    for (let id = 1000; id < 1004; id++) {
+      await db.query(`INSERT INTO items VALUES ($1, 'live')`, [id]);
+      const run = await runCli(['run', '--config', ITEMS, '--until-caught-up'], { cwd: work.dir, env });
+      expect(run.code, run.stderr).toBe(0);
+      const inserts = (await readLines(file)).flatMap((line) => (line.op === 'insert' ? [line] : []));
+      expect(inserts.map((line) => line.row['id'])).toEqual(Array.from({ length: id - 999 }, (_, index) => 1000 + index));
+      const [slot] = await slotsOf(db);
+      expect(lsnValue(slot!.confirmed_flush_lsn!)).toBeGreaterThan(lsnValue(inserts.at(-1)!.commit_lsn));
+    }
   });
 
   it('on SIGTERM while waiting to reconnect: exit 0 at once, without reconnecting first', async () => {

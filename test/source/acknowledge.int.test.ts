@@ -211,10 +211,9 @@ describe('Graceful stop', () => {
     expect(await confirmedFlush()).toBeLessThan(commit.commitEndLsn);
   });
 
-  // The final status update before CopyDone is not sent yet by src/streams/replication-frames.ts's
-  // teardown (the lead adds it): until then a confirmation coalesced behind an earlier one is lost when
-  // the connection closes. Flip `it.fails` to `it` once the teardown sends it.
-  it.fails('work that finishes within the stop timeout is confirmed, and the final status update reaches PostgreSQL before the connection closes', async () => {
+  // A confirmation coalesced behind an earlier one (standby-status) must still reach the server: the
+  // connection's teardown sends the final status update before CopyDone.
+  it('work that finishes within the stop timeout is confirmed, and the final status update reaches PostgreSQL before the connection closes', async () => {
     const target = recordingTarget();
     const run = runSource(pg.source(options({ stopTimeout: 10_000 })), [target]);
     running.push(run);

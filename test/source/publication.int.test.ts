@@ -79,6 +79,21 @@ describe('Publication management: When create = true, Laredo auto-creates and ma
     await run.stop();
   });
 
+  it('two ephemeral sources without slot names and with different tables in one database each keep their own publication', async () => {
+    const itemsTarget = memoryTarget();
+    const extraTarget = memoryTarget();
+    const items = await streamOnce({ connection: db.connectionString, publication: { tables: { 'public.items': {} } } }, itemsTarget);
+    const extra = await streamOnce({ connection: db.connectionString, publication: { tables: { 'public.extra': {} } } }, extraTarget);
+    expect(items.source.options.publication.name).not.toBe(extra.source.options.publication.name);
+    await db.query(`INSERT INTO items VALUES (2000, 1, 'for the first')`);
+    await db.query(`INSERT INTO extra VALUES (2000, 1, 'for the second')`);
+    await waitFor(() => itemsTarget.get('public.items', 2000) !== undefined && extraTarget.get('public.extra', 2000) !== undefined, {
+      what: 'each source streaming its own table',
+    });
+    await items.stop();
+    await extra.stop();
+  });
+
   it('publish limits the operations streamed (publish = insert)', async () => {
     const target = memoryTarget();
     const run = await streamOnce({ connection: db.connectionString, publication: { publish: ['insert'], tables: { 'public.items': {} } } }, target);
@@ -210,6 +225,48 @@ backoff_multiplier = 2.0
     await waitFor(() => source.state === 'STREAMING', { what: 'STREAMING' });
     expect(await slotOf(db, slotName)).toMatchObject({ temporary: false, plugin: 'pgoutput' });
     expect(await publishedTables(`${slotName}_pub`)).toEqual(['public.items']);
+    await run.stop();
+  });
+
+  it('Publication management example: the row filter and the column list reach the publication (PostgreSQL 15+)', async () => {
+    const file = await configFile(`sources {
+pg_main {
+type = postgresql
+connection = "${db.connectionString}"
+publication {
+create = true
+tables {
+"public.config_document" {
+where = "status = 'active'" # row filter (PG 15+)
+}
+"public.rules" {
+columns = [instance_id, key, data] # column list (PG 15+)
+}
+}
+}
+}
+}
+`);
+    const options = (await loadConfig(file, {})).sources['pg_main']!;
+    expect(options.publication?.tables).toEqual({
+      'public.config_document': { where: "status = 'active'" },
+      'public.rules': { columns: ['instance_id', 'key', 'data'] },
+    });
+    const run = runSource(pg.source({ ...options, stateDir: state.dir, reconnect: { initialBackoff: 10, jitter: false } }), [memoryTarget()]);
+    running.push(run);
+    if (major < 15) {
+      expect(await run.failure()).toMatchObject({ code: 'PUBLICATION_UNSUPPORTED' });
+      return;
+    }
+    await waitFor(() => run.source.state === 'STREAMING', { what: 'STREAMING' });
+    const { rows } = await db.query(
+      `SELECT tablename, rowfilter, to_json(attnames) AS attnames FROM pg_publication_tables WHERE pubname = $1 ORDER BY tablename`,
+      [run.source.options.publication.name],
+    );
+    expect(rows).toEqual([
+      { tablename: 'config_document', rowfilter: "(status = 'active'::text)", attnames: ['id', 'status', 'body'] },
+      { tablename: 'rules', rowfilter: null, attnames: ['instance_id', 'key', 'data'] },
+    ]);
     await run.stop();
   });
 });

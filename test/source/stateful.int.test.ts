@@ -9,6 +9,7 @@ import { pg, type PostgresSourceOptions } from '../../src/source/index.js';
 import type { Target } from '../../src/model/target.js';
 import { memoryTarget } from '../../src/targets/memory/index.js';
 import { recordingTarget } from '../../src/targets/recording/index.js';
+import { SlotError } from '../../src/streams/errors.js';
 import { createTestDatabase, uniqueName, type TestDatabase } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
 import {
@@ -258,5 +259,18 @@ describe('Stateful mode: Uses a persistent named replication slot that survives 
     await waitFor(() => second.run.states.includes('RECONNECTING'), { what: 'a reconnect' });
     await waitFor(() => second.run.source.state === 'STREAMING', { what: 'STREAMING again' });
     await waitUntilTargetEqualsTable(db, memory, 'items');
+  });
+
+  it('a slot of that name that is not laredo’s kind (a physical slot) is never dropped: the start fails saying to pick another slot_name', async () => {
+    await db.query(`SELECT pg_create_physical_replication_slot($1)`, [slotName]);
+    const run = runSource(pg.source(statefulOptions(['public.items'])), [memoryTarget()]);
+    running.push(run);
+    const error = await run.failure();
+    expect(error).toBeInstanceOf(SlotError);
+    expect((error as SlotError).code).toBe('SLOT_WRONG_TYPE');
+    expect((error as SlotError).message).toMatch(/choose another slot_name/);
+    const { rows } = await db.query(`SELECT slot_type FROM pg_replication_slots WHERE slot_name = $1`, [slotName]);
+    expect(rows).toEqual([{ slot_type: 'physical' }]);
+    await db.query(`SELECT pg_drop_replication_slot($1)`, [slotName]);
   });
 });

@@ -130,7 +130,8 @@ function digest(entries: Iterable<[number, string]>): { count: number; md5: stri
 describe('baseline plus stream', () => {
   it('rebuilds a 1,000,000-row table exactly while a writer changes it at full speed', async () => {
     const started = Date.now();
-    const writers = [await startWriter(0), await startWriter(1)];
+    // One writer at full speed: a second one would mostly contend for the same two cores.
+    const writers = [await startWriter(0)];
     const publication = uniqueName('pub');
     await db.query(`CREATE PUBLICATION ${publication} FOR TABLE ledger, marker`);
     const client = await ReplicationClient.connect(db.connectionString);

@@ -68,7 +68,8 @@ describe('standby status keepalive', () => {
       await waitForWalsender(db, client.pid);
       // Far more than the budget: the downstream (which releases nothing) stalls the reader.
       await db.query(`INSERT INTO payloads SELECT g, repeat(md5(g::text), 16) FROM generate_series(1, 4000) g`);
-      await waitFor(() => budget.paused, { what: 'reading to pause' });
+      await waitFor(() => budget.paused || collected.error !== undefined, { what: 'reading to pause' });
+      expect(collected.error).toBeUndefined();
       const stallStarted = Date.now();
       const replyTimes = new Set<string>();
       while (Date.now() - stallStarted < 10_000) {

@@ -24,8 +24,9 @@ describe('ReplicationClient', () => {
     const client = await connect();
     try {
       expect(Math.floor(client.serverVersion / 10000)).toBe(testServer().major);
-      expect(client.walSenderTimeoutMs).toBe(60_000);
-      expect(await client.walSenderTimeout()).toBe(60_000);
+      // Another test file of the run may lower the server-wide setting meanwhile: compare with itself.
+      expect(client.walSenderTimeoutMs).toBeGreaterThan(0);
+      expect(await client.walSenderTimeout()).toBe(client.walSenderTimeoutMs);
       const { rows } = await db.query<{ backend_type: string }>('SELECT backend_type FROM pg_stat_activity WHERE pid = $1', [client.pid]);
       expect(rows[0]?.backend_type).toBe('walsender');
       const system = await client.identifySystem();

@@ -45,10 +45,11 @@ export async function runCommand(config: LaredoConfig, options: RunOptions, cont
     },
   });
 
-  // Ready once every source has its baseline in the targets and streams; a source baselining again
-  // (an ephemeral reconnect resets its targets) is not ready until it streams again.
+  // Ready once every source streams and its targets hold its baseline durably; a source baselining
+  // again (an ephemeral reconnect resets its targets) is not ready until then again.
   const baselined = new Set<string>();
-  const servers = await startServers(config, metrics, () => pipelines.every((p) => baselined.has(p.id)));
+  const ready = (): boolean => pipelines.every((p) => baselined.has(p.id) && p.delivery.baselinesDurable);
+  const servers = await startServers(config, metrics, ready);
   for (const server of servers) logger.info({ url: server.url }, `serving health and metrics on ${server.url}`);
   dependencies.onListening?.(servers);
   const observers = new Subscription();
