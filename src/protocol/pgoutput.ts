@@ -24,7 +24,7 @@ import type {
   UpdateMessage,
 } from './pgoutput-messages.js';
 import { UNCHANGED_TOAST, type PgValue, type Row } from './row.js';
-import { binaryParser, textParser, type BinaryParser, type TextParser, type ValueOptions } from './values.js';
+import { binaryParser, textParser, textRangeParser, type BinaryParser, type TextParser, type TextRangeParser, type ValueOptions } from './values.js';
 
 /** The pgoutput `proto_version` a decoder understands. */
 export type PgoutputProtocolVersion = 1 | 2 | 3 | 4;
@@ -55,6 +55,8 @@ interface CachedRelation {
   readonly typeOids: readonly number[];
   /** Per column; `undefined` until a value of that format is first seen. */
   readonly textParsers: (TextParser | undefined)[];
+  /** Per column, for the types that convert in place (see #textValue); else undefined. */
+  readonly rangeParsers: readonly (TextRangeParser | undefined)[];
   readonly binaryParsers: (BinaryParser | undefined)[];
   /** Makes the row object from `values`; see rowBuilder. */
   readonly buildRow: (values: readonly PgValue[]) => Row;
@@ -509,11 +511,15 @@ export class PgoutputDecoder {
     return { ...this.#converters(names, typeOids), message, label, buildRow: rowBuilder(names) };
   }
 
-  #converters(names: readonly string[], typeOids: readonly number[]): Pick<CachedRelation, 'names' | 'typeOids' | 'textParsers' | 'binaryParsers' | 'values'> {
+  #converters(
+    names: readonly string[],
+    typeOids: readonly number[],
+  ): Pick<CachedRelation, 'names' | 'typeOids' | 'textParsers' | 'rangeParsers' | 'binaryParsers' | 'values'> {
     return {
       names,
       typeOids,
       textParsers: typeOids.map((oid) => (this.#binary ? undefined : textParser(oid, this.#valueOptions))),
+      rangeParsers: typeOids.map((oid) => (this.#binary ? undefined : textRangeParser(oid, this.#valueOptions))),
       binaryParsers: typeOids.map((oid) => (this.#binary ? binaryParser(oid, this.#valueOptions) : undefined)),
       values: new Array<PgValue>(names.length).fill(null),
     };
@@ -675,13 +681,25 @@ export class PgoutputDecoder {
   }
 
   #textValue(relation: CachedRelation, column: number, start: number, end: number): PgValue {
-    const parse = relation.textParsers[column] ?? (relation.textParsers[column] = textParser(relation.typeOids[column]!, this.#valueOptions));
-    const text = this.#columnText(start, end);
+    const shared = this.#sharedText();
+    const inPlace = relation.rangeParsers[column];
     try {
-      return parse(text);
+      if (shared !== '') {
+        // The column's text is shared.slice(from, to): convert it there if the type can.
+        const from = start - this.#textStart;
+        const to = end - this.#textStart;
+        if (inPlace !== undefined) return inPlace(shared, from, to);
+        return this.#textParser(relation, column)(shared.substring(from, to));
+      }
+      const text = utf8(this.#data, start, end);
+      return inPlace === undefined ? this.#textParser(relation, column)(text) : inPlace(text, 0, text.length);
     } catch (error) {
       throw this.#valueError(relation, column, 'text', start, error);
     }
+  }
+
+  #textParser(relation: CachedRelation, column: number): TextParser {
+    return relation.textParsers[column] ?? (relation.textParsers[column] = textParser(relation.typeOids[column]!, this.#valueOptions));
   }
 
   #binaryValue(relation: CachedRelation, column: number, start: number, end: number): PgValue {
@@ -695,28 +713,28 @@ export class PgoutputDecoder {
   }
 
   /**
-   * The text of a `t` column. Turning bytes into a string costs a call into C++ each time, which for
-   * the short values of a typical row costs more than the conversion itself. So a small message is
-   * decoded once, from its first tuple to its end, and columns are cut from that string: exact when
-   * the string has one UTF-16 unit per byte. Every valid multi-byte UTF-8 sequence (and every
-   * truncated one) yields fewer units than bytes and nothing yields more, so equal lengths mean each
-   * byte stands for itself (ASCII, or a lone invalid byte replaced by U+FFFD on its own either way)
-   * and byte offsets are string offsets. Otherwise each column is decoded separately. A substring of
-   * 13 or more characters shares the message string instead of copying it, so only messages up to
-   * SHARED_TEXT_LIMIT bytes are cut this way: a kept value then holds on to at most that much.
+   * The message's tuple bytes as one string, or '' when each column must be decoded on its own.
+   * Turning bytes into a string costs a call into C++ each time, which for the short values of a
+   * typical row costs more than the conversion itself. So a small message is decoded once, from its
+   * first tuple to its end, and columns are read from that string: exact when the string has one
+   * UTF-16 unit per byte. Every valid multi-byte UTF-8 sequence (and every truncated one) yields fewer
+   * units than bytes and nothing yields more, so equal lengths mean each byte stands for itself
+   * (ASCII, or a lone invalid byte replaced by U+FFFD on its own either way) and byte offsets are
+   * string offsets. A substring of 13 or more characters (a text value, a string inside a json value)
+   * shares the message string instead of copying it, so only messages up to SHARED_TEXT_LIMIT bytes
+   * are read this way: a kept value then holds on to at most that much.
    */
-  #columnText(start: number, end: number): string {
-    const data = this.#data;
+  #sharedText(): string {
     let text = this.#text;
     if (text === undefined) {
+      const data = this.#data;
       const from = this.#offset;
       text = data.length - from <= SHARED_TEXT_LIMIT ? utf8(data, from, data.length) : '';
       if (text.length !== data.length - from) text = '';
       this.#text = text;
       this.#textStart = from;
     }
-    if (text === '') return utf8(data, start, end);
-    return text.substring(start - this.#textStart, end - this.#textStart);
+    return text;
   }
 
   /** A converter refused a value: a ProtocolError naming the column, whatever the converter threw. */

@@ -5,6 +5,7 @@
 // reasons are in docs/values.md.
 import { ProtocolError } from './errors.js';
 import type { JsonValue, PgValue } from './row.js';
+import { parseJson } from './json-text.js';
 import { binaryParserFor } from './values-binary.js';
 import { civilToJulian, julianToCivil, isoDate, isoTimeOfDay, MICROS_PER_DAY, type CivilDate } from './values-datetime.js';
 import { arrayTypeInfo, TypeOid } from './values-oids.js';
@@ -325,28 +326,35 @@ function parseTimestamptzText(text: string): string {
 }
 
 /**
- * True when `text` starts with `YYYY-MM-DD HH:MM:SS` (a four-digit year): every digit and separator
- * checked, fields in range, without scanning for anything else.
+ * True when `text` has `YYYY-MM-DD HH:MM:SS` (a four-digit year) at `at`: every digit and separator
+ * checked, fields in range, without scanning for anything else. The caller makes sure 19 characters
+ * are there.
  */
-function hasIsoDateTimePrefix(text: string): boolean {
-  if (text.length < 19 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) {
+function hasIsoDateTimePrefix(text: string, at: number): boolean {
+  if (
+    text.charCodeAt(at + 4) !== 45 ||
+    text.charCodeAt(at + 7) !== 45 ||
+    text.charCodeAt(at + 10) !== 32 ||
+    text.charCodeAt(at + 13) !== 58 ||
+    text.charCodeAt(at + 16) !== 58
+  ) {
     return false;
   }
   // Straight-line on purpose: this runs for every timestamp of every row.
-  const y0 = text.charCodeAt(0) - 48;
-  const y1 = text.charCodeAt(1) - 48;
-  const y2 = text.charCodeAt(2) - 48;
-  const y3 = text.charCodeAt(3) - 48;
-  const mo0 = text.charCodeAt(5) - 48;
-  const mo1 = text.charCodeAt(6) - 48;
-  const d0 = text.charCodeAt(8) - 48;
-  const d1 = text.charCodeAt(9) - 48;
-  const h0 = text.charCodeAt(11) - 48;
-  const h1 = text.charCodeAt(12) - 48;
-  const mi0 = text.charCodeAt(14) - 48;
-  const mi1 = text.charCodeAt(15) - 48;
-  const s0 = text.charCodeAt(17) - 48;
-  const s1 = text.charCodeAt(18) - 48;
+  const y0 = text.charCodeAt(at) - 48;
+  const y1 = text.charCodeAt(at + 1) - 48;
+  const y2 = text.charCodeAt(at + 2) - 48;
+  const y3 = text.charCodeAt(at + 3) - 48;
+  const mo0 = text.charCodeAt(at + 5) - 48;
+  const mo1 = text.charCodeAt(at + 6) - 48;
+  const d0 = text.charCodeAt(at + 8) - 48;
+  const d1 = text.charCodeAt(at + 9) - 48;
+  const h0 = text.charCodeAt(at + 11) - 48;
+  const h1 = text.charCodeAt(at + 12) - 48;
+  const mi0 = text.charCodeAt(at + 14) - 48;
+  const mi1 = text.charCodeAt(at + 15) - 48;
+  const s0 = text.charCodeAt(at + 17) - 48;
+  const s1 = text.charCodeAt(at + 18) - 48;
   if (
     !(y0 >= 0 && y0 <= 9 && y1 >= 0 && y1 <= 9 && y2 >= 0 && y2 <= 9 && y3 >= 0 && y3 <= 9) ||
     !(mo0 >= 0 && mo0 <= 1 && mo1 >= 0 && mo1 <= 9 && d0 >= 0 && d0 <= 3 && d1 >= 0 && d1 <= 9) ||
@@ -364,20 +372,29 @@ function hasIsoDateTimePrefix(text: string): boolean {
 const FRACTION_PADDING = ['.000000', '00000', '0000', '000', '00', '0', ''];
 const FRACTION_PADDING_Z = FRACTION_PADDING.map((padding) => `${padding}Z`);
 
-function timestampTextToIso(text: string, withZone: boolean): string {
-  // The fast path, for what a UTC session prints for years 1000-9999: the date and time are already
-  // ISO; only a space becomes `T`, the fraction is padded and the zone `+00` becomes `Z`.
-  const length = text.length;
-  const timeEnd = withZone ? length - 3 : length;
+/**
+ * The fast path, for what a UTC session prints for years 1000-9999, of the timestamp at
+ * `text.slice(start, end)`: the date and time are already ISO; only a space becomes `T`, the fraction
+ * is padded and the zone `+00` becomes `Z`. Undefined for anything else.
+ */
+function isoTimestampFastPath(text: string, start: number, end: number, withZone: boolean): string | undefined {
+  const timeEnd = withZone ? end - 3 : end;
+  const timeLength = timeEnd - start;
   if (
-    (timeEnd === 19 || (timeEnd >= 21 && timeEnd <= 26 && text.charCodeAt(19) === 46)) /* . */ &&
+    (timeLength === 19 || (timeLength >= 21 && timeLength <= 26 && text.charCodeAt(start + 19) === 46)) /* . */ &&
     (!withZone || (text.charCodeAt(timeEnd) === 43 /* + */ && text.charCodeAt(timeEnd + 1) === 48 && text.charCodeAt(timeEnd + 2) === 48)) &&
-    hasIsoDateTimePrefix(text) &&
-    areDigits(text, 20, timeEnd)
+    hasIsoDateTimePrefix(text, start) &&
+    areDigits(text, start + 20, timeEnd)
   ) {
-    const fractionDigits = timeEnd === 19 ? 0 : timeEnd - 20;
-    return `${text.slice(0, 10)}T${text.slice(11, timeEnd)}${withZone ? FRACTION_PADDING_Z[fractionDigits]! : FRACTION_PADDING[fractionDigits]!}`;
+    const fractionDigits = timeLength === 19 ? 0 : timeLength - 20;
+    return `${text.slice(start, start + 10)}T${text.slice(start + 11, timeEnd)}${withZone ? FRACTION_PADDING_Z[fractionDigits]! : FRACTION_PADDING[fractionDigits]!}`;
   }
+  return undefined;
+}
+
+function timestampTextToIso(text: string, withZone: boolean): string {
+  const fast = isoTimestampFastPath(text, 0, text.length, withZone);
+  if (fast !== undefined) return fast;
   if (text === 'infinity' || text === '-infinity') return text;
   const typeName = withZone ? 'timestamptz' : 'timestamp';
   const dateEnd = scanDate(text);
@@ -434,6 +451,108 @@ function timestampTextToIso(text: string, withZone: boolean): string {
   if (julianDay < 0) throw malformedValue(typeName, text, 'before 4713 BC');
   julianToCivil(julianDay, scratchDate);
   return `${isoDate(scratchDate)}T${isoTimeOfDay(micros)}${suffix}`;
+}
+
+// --- values inside a larger string ------------------------------------------------------------------
+//
+// The pgoutput decoder turns the tuple bytes of a small message into one string and cuts its columns
+// from it (see PgoutputDecoder#columnText). For the types below, a converter that reads the value in
+// place spares that cut: no substring to allocate, and reading a flat string is faster than reading a
+// substring of one (each character access has to find the parent first). Each does exactly what the
+// text converter does; on anything but its fast path it calls the text converter with the substring,
+// which converts it or throws the same error.
+
+/**
+ * A converter that reads the value `text.slice(start, end)` where it is, for the types where that
+ * pays (textRangeParser); the result and the errors are those of textParser's converter.
+ */
+export type TextRangeParser = (text: string, start: number, end: number) => PgValue;
+
+/** The in-place converter for a column of type `typeOid` sent as text, or undefined: then use textParser with the substring. */
+export function textRangeParser(typeOid: number, options: ValueOptions = {}): TextRangeParser | undefined {
+  switch (typeOid) {
+    case TypeOid.int2:
+      return parseInt2Range;
+    case TypeOid.int4:
+      return parseInt4Range;
+    case TypeOid.int8:
+      return options.int8 === 'bigint' ? undefined : parseInt8Range;
+    case TypeOid.numeric:
+      return parseNumericRange;
+    case TypeOid.json:
+    case TypeOid.jsonb:
+      return options.json === 'text' ? undefined : parseJsonRange;
+    case TypeOid.timestamp:
+      return parseTimestampRange;
+    case TypeOid.timestamptz:
+      return parseTimestamptzRange;
+    default:
+      return undefined;
+  }
+}
+
+/** parseIntegerText's fast path in place: undefined unless a plain decimal within [min, max]. */
+function integerInRange(text: string, start: number, end: number, min: number, max: number): number | undefined {
+  let index = start;
+  const negative = end - start > 1 && text.charCodeAt(start) === 45; /* - */
+  if (negative) index++;
+  if (end === index || end - index > 10) return undefined;
+  let value = 0;
+  for (; index < end; index++) {
+    const digit = text.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  if (negative) value = 0 - value;
+  return value < min || value > max ? undefined : value;
+}
+
+function parseInt2Range(text: string, start: number, end: number): number {
+  return integerInRange(text, start, end, -32_768, 32_767) ?? parseInt2Text(text.substring(start, end));
+}
+
+function parseInt4Range(text: string, start: number, end: number): number {
+  return integerInRange(text, start, end, -2_147_483_648, 2_147_483_647) ?? parseInt4Text(text.substring(start, end));
+}
+
+function parseInt8Range(text: string, start: number, end: number): string {
+  let index = text.charCodeAt(start) === 45 /* - */ ? start + 1 : start;
+  let valid = end > index && end - index <= 19;
+  for (; valid && index < end; index++) {
+    const code = text.charCodeAt(index);
+    valid = code >= 48 && code <= 57;
+  }
+  return valid ? text.substring(start, end) : parseInt8Text(text.substring(start, end));
+}
+
+function parseNumericRange(text: string, start: number, end: number): string {
+  let index = text.charCodeAt(start) === 45 /* - */ ? start + 1 : start;
+  let digits = 0;
+  let points = 0;
+  for (; index < end; index++) {
+    const code = text.charCodeAt(index);
+    if (code >= 48 && code <= 57) digits++;
+    else if (code === 46 /* . */ && points === 0 && digits > 0) points++;
+    else break;
+  }
+  const value = text.substring(start, end);
+  return index === end && digits > 0 && text.charCodeAt(end - 1) !== 46 ? value : parseNumericText(value);
+}
+
+function parseJsonRange(text: string, start: number, end: number): JsonValue {
+  try {
+    return parseJson(text, start, end);
+  } catch {
+    throw malformedValue('json', text.slice(start, end), 'not valid JSON');
+  }
+}
+
+function parseTimestampRange(text: string, start: number, end: number): string {
+  return isoTimestampFastPath(text, start, end, false) ?? timestampTextToIso(text.substring(start, end), false);
+}
+
+function parseTimestamptzRange(text: string, start: number, end: number): string {
+  return isoTimestampFastPath(text, start, end, true) ?? timestampTextToIso(text.substring(start, end), true);
 }
 
 // --- arrays ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import {
   ReplaySubject,
   Subject,
   switchMap,
+  takeUntil,
   tap,
   throwError,
   type SchedulerLike,
@@ -98,6 +99,8 @@ interface RunContext {
   stateWrites: Promise<void>;
   untilLsn: Lsn | undefined;
   warned: boolean;
+  /** Between a failed attempt and the next one: no connection is open, so a stop ends the run at once. */
+  waitingToReconnect: boolean;
 }
 
 /** What one connection attempt will do, decided from the slot, the state file and the options. */
@@ -213,9 +216,11 @@ export class PostgresSource {
         stateWrites: Promise.resolve(),
         untilLsn: undefined,
         warned: false,
+        waitingToReconnect: false,
       };
       this.#budget = ctx.budget;
-      const stop$ = new Subject<void>();
+      // Replayed: an attempt that starts after the stop (its reconnect wait was already over) still sees it.
+      const stop$ = new ReplaySubject<void>(1);
       const released$ = new ReplaySubject<void>(1);
       const stopSubscription = this.#stop.subscribe(() => {
         stop$.next();
@@ -241,10 +246,13 @@ export class PostgresSource {
           resetWhen: (event) => event.kind === 'commit' || event.kind === 'progress',
           onRetry: (info) => {
             ctx.attempt += 1;
+            ctx.waitingToReconnect = true;
             this.#state.next('RECONNECTING');
             this.#retries.next(info);
           },
         }),
+        // A stop during the wait must not wait for it (up to maxBackoff) nor connect again.
+        takeUntil(stop$.pipe(filter(() => ctx.waitingToReconnect))),
         tap((event) => {
           if (event.kind === 'commit') ctx.delivered = event.commitEndLsn;
           else if (event.kind === 'progress' && event.walEnd > 0n) this.#serverWalEnd.next(event.walEnd);
@@ -316,6 +324,7 @@ export class PostgresSource {
 
   /** One connection attempt: plan from the server's state, then baseline and/or stream. */
   #attempt(ctx: RunContext, runOptions: RunOptions, stop$: Observable<void>, released$: Observable<void>): Observable<SourceEvent> {
+    ctx.waitingToReconnect = false;
     const resources = new Resources();
     return from(this.#plan(ctx, runOptions, resources)).pipe(
       // Only the stream's failures are classified: the plan's own SLOT_INVALIDATED (onSlotInvalidated =

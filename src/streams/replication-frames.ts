@@ -161,16 +161,16 @@ export function replicationFrames(options: ReplicationFramesOptions): Observable
         current.removeAllListeners('error');
         current.removeAllListeners('end');
         current.on('error', () => undefined);
-        if (graceful && !current.writableEnded && latestConfirmed > lastReported) {
+        // pg-copy-streams drops its connection once the copy is over; a copy the server already ended
+        // takes no more CopyData (writing would throw) and needs no CopyDone.
+        const copyOpen = (current as unknown as { connection?: unknown }).connection != null;
+        if (graceful && copyOpen && !current.writableEnded && latestConfirmed > lastReported) {
           current.write(encodeStandbyStatusUpdate({ written: latestConfirmed, flushed: latestConfirmed, applied: latestConfirmed, replyRequested: false }));
           lastReported = latestConfirmed;
         }
         // Keep reading (and dropping) what the server still sends, so its CopyDone can reach us.
         current.on('data', () => undefined);
         current.resume();
-        // pg-copy-streams drops its connection once the copy is over; a copy the server already ended
-        // needs (and takes) no CopyDone.
-        const copyOpen = (current as unknown as { connection?: unknown }).connection != null;
         if (graceful && copyOpen && !current.writableEnded) current.end();
         else graceful = false;
       }
@@ -197,7 +197,8 @@ export function replicationFrames(options: ReplicationFramesOptions): Observable
     };
 
     const sendStatus = (due: StandbyStatusDue, replyRequested: boolean) => {
-      if (done || stream === undefined) return;
+      // Between the server's CopyDone and our 'end' handler the copy is over; writing would throw.
+      if (done || stream === undefined || (stream as unknown as { connection?: unknown }).connection == null) return;
       stream.write(encodeStandbyStatusUpdate({ written: due.lsn, flushed: due.lsn, applied: due.lsn, replyRequested }));
       if (due.lsn > lastReported) lastReported = due.lsn;
       options.onStatusUpdate?.(due);

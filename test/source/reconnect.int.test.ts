@@ -118,4 +118,24 @@ describe('Reconnection: On connection loss during streaming, the source attempts
     for (let i = 1; i < commitEnds.length; i++) expect(commitEnds[i]!).toBeGreaterThan(commitEnds[i - 1]!);
     await run.stop();
   });
+
+  it('stop() while waiting to reconnect ends the run at once (CLOSED) instead of reconnecting after the wait', async () => {
+    const source = pg.source({
+      connection: db.connectionString,
+      publication: { tables: { 'public.items': {} } },
+      reconnect: { ...FAST_RECONNECT, initialBackoff: 60_000, maxBackoff: 60_000 },
+    });
+    const run = runSource(source, [memoryTarget()]);
+    running.push(run);
+    await waitFor(() => source.state === 'STREAMING', { what: 'STREAMING' });
+    await terminateWalsender(db);
+    await waitFor(() => source.state === 'RECONNECTING', { what: 'RECONNECTING' });
+    const stopping = Date.now();
+    await run.stop();
+    expect(Date.now() - stopping).toBeLessThan(10_000);
+    expect(run.completed).toBe(true);
+    expect(source.state).toBe('CLOSED');
+    expect(run.states.filter((s) => s === 'CONNECTING')).toHaveLength(1);
+    expect(await slotsOf(db)).toEqual([]);
+  });
 });

@@ -156,7 +156,9 @@ function observe(pipeline: Pipeline, metrics: LaredoMetrics, logger: Logger, pro
   );
   subscriptions.add(
     source.warnings$.subscribe((warning) => {
-      logger.warn({ source: id, code: warning.code, table: warning.table }, warning.message);
+      // A publication that does not exist yet is what a first run with publication.create expects.
+      const expected = warning.code === 'PUBLICATION_MISSING' && source.options.publication.create;
+      logger[expected ? 'info' : 'warn']({ source: id, code: warning.code, table: warning.table }, warning.message);
     }),
   );
   subscriptions.add(

@@ -45,7 +45,7 @@ export async function startWriteLoad(db: TestDatabase, options: { firstId: numbe
     const roll = random();
     const id = state.nextId++;
     if (roll < 0.35) {
-      await connection.query(`INSERT INTO items VALUES ($1, 'live ' || $1::text, 1, 9.99, jsonb_build_object('live', $1::int))`, [id]);
+      await connection.query(`INSERT INTO items VALUES ($1, $2, 1, 9.99, jsonb_build_object('live', $1::int))`, [id, `live ${id}`]);
     } else if (roll < 0.55) {
       await connection.query(`UPDATE items SET qty = qty + 1, price = price + 0.5, name = name || '+' WHERE id = $1`, [pick()]);
     } else if (roll < 0.65) {
@@ -65,9 +65,11 @@ export async function startWriteLoad(db: TestDatabase, options: { firstId: numbe
     }
     state.committed++;
   };
+  // A failed statement ends the load; stop() reports it (a writer bug must not pass as a quiet load).
   const loop = (async () => {
     while (state.running) await step(client);
   })();
+  loop.catch(() => undefined);
   return {
     get committed() {
       return state.committed;
