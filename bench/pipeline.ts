@@ -30,7 +30,7 @@ import pg from 'pg';
 import { EmbeddedPostgres } from '../src/embedded/postgres-server.js';
 import { Lsn } from '../src/protocol/lsn.js';
 import { maxProtoVersion } from '../src/streams/replication-frames.js';
-import { NODE_CONTENDERS, type DrainResult, type NodeContender } from './support/pipeline-drain.js';
+import { NODE_CONTENDERS, type DrainResult } from './support/pipeline-drain.js';
 import { followWalsender, runNodeDrain, runPgRecvlogical } from './support/pipeline-processes.js';
 import { createSchema, createSlot, PUBLICATION, slotStart, writeWorkload, type WorkloadKind } from './support/pipeline-workload.js';
 
@@ -53,8 +53,8 @@ const { values: args } = parseArgs({
 const changes = Number(args.changes);
 const transactionRows = Number(args['tx-rows']);
 const runs = Number(args.runs);
-const workloadKind = args.workload as WorkloadKind;
-if (workloadKind !== 'inserts' && workloadKind !== 'mixed') throw new Error(`--workload must be inserts or mixed, got ${args.workload}`);
+if (args.workload !== 'inserts' && args.workload !== 'mixed') throw new Error(`--workload must be inserts or mixed, got ${args.workload}`);
+const workloadKind: WorkloadKind = args.workload;
 const contenders: readonly Contender[] =
   args.only === undefined
     ? CONTENDERS
@@ -139,7 +139,7 @@ try {
       } else {
         const drained: DrainResult = await runNodeDrain(
           {
-            contender: contender as NodeContender,
+            contender,
             connection: server.connectionString(),
             slot,
             publication: PUBLICATION,

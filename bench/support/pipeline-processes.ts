@@ -35,9 +35,9 @@ function processCpuSeconds(pid: number): number | undefined {
 export function followWalsender(client: pg.Client, slot: string): { stop: () => Promise<number | undefined> } {
   let pid: number | undefined;
   let cpu: number | undefined;
-  let stopped = false;
+  const state = { stopped: false };
   const done = (async () => {
-    while (!stopped && pid === undefined) {
+    while (!state.stopped && pid === undefined) {
       const { rows } = await client.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
       pid = rows[0]?.pid ?? undefined;
       if (pid === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -46,13 +46,13 @@ export function followWalsender(client: pg.Client, slot: string): { stop: () => 
       const sample = processCpuSeconds(pid);
       if (sample === undefined) break;
       cpu = sample;
-      if (stopped) break;
+      if (state.stopped) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
   return {
     stop: async () => {
-      stopped = true;
+      state.stopped = true;
       await done;
       return cpu;
     },

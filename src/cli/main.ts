@@ -5,11 +5,12 @@ import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ConfigError, formatConfigIssue } from '../config/errors.js';
+import { ConfigError, formatConfigIssue, type ConfigIssue } from '../config/errors.js';
 import { loadConfig } from '../config/load-config.js';
 import type { LaredoConfig } from '../config/types.js';
 import { LaredoError } from '../errors.js';
 import { redactSecrets } from '../observability/redact.js';
+import { resolveSourceOptions } from '../source/defaults.js';
 import { preflightCommand, summarizeConfig } from './commands/check.js';
 import type { CommandContext } from './commands/context.js';
 import { demoCommand } from './commands/demo.js';
@@ -58,6 +59,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     .option('--until-caught-up', 'exit once every source has finished its baseline and reached the current WAL position', false)
     .action(async (options: { config: string; untilCaughtUp: boolean }) => {
       const config = await load(options.config);
+      assertRunnable(config);
       exitCode = await runCommand(config, { untilCaughtUp: options.untilCaughtUp }, context);
     });
 
@@ -116,6 +118,29 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   } catch (error) {
     return report(error, io);
   }
+}
+
+/**
+ * What `laredo run` needs beyond a valid file: every source publishes at least one table, and the
+ * library accepts each source's options. Checked before anything starts, so such a file exits 2 having
+ * touched no server, like any other config error.
+ */
+function assertRunnable(config: LaredoConfig): void {
+  const issues: ConfigIssue[] = [];
+  for (const [id, options] of Object.entries(config.sources)) {
+    const at = { path: `sources.${id}`, file: config.file };
+    if (Object.keys(options.publication?.tables ?? {}).length === 0) {
+      issues.push({ ...at, message: `publishes no table, so there is nothing to run: add a tables[] entry with source = ${id}, or list a table in its publication.tables` });
+      continue;
+    }
+    try {
+      resolveSourceOptions(options);
+    } catch (error) {
+      if (!(error instanceof LaredoError)) throw error;
+      issues.push({ ...at, message: error.message });
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
 }
 
 /** Prints `error` for the user and picks the exit code. Messages are redacted once more, to be safe. */

@@ -177,7 +177,7 @@ export class TargetActor {
         this.#pumping = false;
       }
       // Messages posted from inside that write (a synchronous reaction downstream) waited in the mailbox.
-      if (this.#mailbox.size > 0) this.#pump();
+      if (this.#mailboxWaiting()) this.#pump();
       return;
     }
     this.#mailbox.push(message);
@@ -218,6 +218,10 @@ export class TargetActor {
     for (const batch of this.#inFlight.clear()) batch.subscription?.unsubscribe();
     this.#inFlightMessages = 0;
     if (this.#failure === undefined) this.#durableThrough.complete();
+  }
+
+  #mailboxWaiting(): boolean {
+    return this.#mailbox.size > 0;
   }
 
   #pump(): void {

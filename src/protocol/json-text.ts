@@ -81,6 +81,7 @@ export function parseJson(source: string, start = 0, stop = source.length): Json
     sp = 0;
     const value = parseValue();
     text = '';
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- parseValue sets `failed`
     if (!failed && pos === stop) return value;
   }
   return JSON.parse(start === 0 && stop === source.length ? source : source.slice(start, stop)) as JsonValue;

@@ -138,7 +138,7 @@ const TRUNCATE_RESTART_IDENTITY = 2;
 /** Stream Abort's body: xid + subxid, and under v4 with streaming = parallel the abort LSN and time. */
 const STREAM_ABORT_PARALLEL_BODY = 8 + 8 + 8;
 
-/** Messages up to this many bytes are decoded to text in one piece (see PgoutputDecoder#columnText). */
+/** Messages up to this many bytes are decoded to text in one piece (see PgoutputDecoder#sharedText). */
 const SHARED_TEXT_LIMIT = 1024;
 
 /**
@@ -231,7 +231,7 @@ export class PgoutputDecoder {
   #start = 0;
   #offset = 0;
   #tag = 0;
-  /** The message's tuple bytes as one string, from `#textStart` on; see #columnText. */
+  /** The message's tuple bytes as one string, from `#textStart` on; see #sharedText. */
   #text: string | undefined;
   #textStart = 0;
 

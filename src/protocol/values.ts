@@ -456,7 +456,7 @@ function timestampTextToIso(text: string, withZone: boolean): string {
 // --- values inside a larger string ------------------------------------------------------------------
 //
 // The pgoutput decoder turns the tuple bytes of a small message into one string and cuts its columns
-// from it (see PgoutputDecoder#columnText). For the types below, a converter that reads the value in
+// from it (see PgoutputDecoder#sharedText). For the types below, a converter that reads the value in
 // place spares that cut: no substring to allocate, and reading a flat string is faster than reading a
 // substring of one (each character access has to find the parent first). Each does exactly what the
 // text converter does; on anything but its fast path it calls the text converter with the substring,

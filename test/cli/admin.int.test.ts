@@ -114,7 +114,8 @@ describe('laredo status and reset-source', () => {
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toContain(`source pg_main (stateful)`);
     expect(table.stdout).toContain(`slot         ${slotName}: inactive`);
-    expect(table.stdout).toContain(`confirmed    ${slot!.confirmed_flush_lsn!}   lag ${after.slot!.lagBytes!.toLocaleString('en-US')} bytes`);
+    // The lag grows with every write on the server (other tests' too), so only its form is fixed.
+    expect(table.stdout).toMatch(new RegExp(`confirmed    ${slot!.confirmed_flush_lsn!}   lag \\d{1,3}(,\\d{3})* bytes`));
     expect(table.stdout).toContain('wal_status   reserved   safe_wal_size unlimited');
     expect(table.stdout).toContain(`publication  ${slotName}_pub: publish insert, update, delete, truncate`);
     expect(table.stdout).toContain('state        baseline complete (2 tables)');
@@ -164,11 +165,10 @@ describe('laredo status and reset-source', () => {
     const run = await runCli(['status', '--json', '--config', config], { cwd: work.dir, env: { MAIN_URL: db.connectionString } });
     expect(run.code).toBe(1);
     const document = JSON.parse(run.stdout) as StatusDocument;
-    expect(document.sources.map((s) => [s.source, s.error === undefined])).toEqual([
-      ['pg_main', true],
-      ['pg_gone', false],
-    ]);
-    expect(document.sources[1]?.error).toContain('postgresql://postgres:***@127.0.0.1:1/nowhere');
+    const bySource = new Map(document.sources.map((s) => [s.source, s]));
+    expect(bySource.get('pg_main')?.error).toBeUndefined();
+    expect(bySource.get('pg_main')?.slot).toEqual({ name: slotName, exists: false });
+    expect(bySource.get('pg_gone')?.error).toContain('postgresql://postgres:***@127.0.0.1:1/nowhere');
     expect(run.stdout + run.stderr).not.toContain('secret-9f2');
   });
 });

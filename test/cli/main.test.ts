@@ -134,3 +134,13 @@ describe('laredo as a child process', () => {
     expect(good.stdout).toContain('is valid: 1 source (pg_main), 0 tables, 0 targets');
   });
 });
+
+describe('laredo run checks what it needs before starting', () => {
+  it('exits 2 on a source that publishes no table (the specification\'s block alone), touching no server', async () => {
+    const run = await laredo(['run', '--config', path.join(GOOD, 'stateful.conf')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'laredo: config error at sources.pg_main (test/fixtures/config/good/stateful.conf): publishes no table, so there is nothing to run: add a tables[] entry with source = pg_main, or list a table in its publication.tables\n',
+    );
+  });
+});

@@ -86,11 +86,21 @@ describe('standby status keepalive', () => {
       expect(replyTimes.size).toBeGreaterThanOrEqual(8);
       // The downstream catches up: everything arrives on the same connection.
       const drain = setInterval(() => budget.release(budget.bytes), 5);
+      const framesAtRelease = collected.frames.length;
       try {
-        await waitFor(() => commits(collected.pgoutput).length === 1, { what: 'the commit after the stall' });
+        await waitFor(() => commits(collected.pgoutput).length === 1 || collected.error !== undefined, { what: 'the commit after the stall' }).catch(async (error: unknown) => {
+          const { rows } = await db.query('SELECT state, sent_lsn::text, write_lsn::text, reply_time::text FROM pg_stat_replication WHERE pid = $1', [client.pid]);
+          throw new Error(
+            `${String(error)}; frames ${framesAtRelease} -> ${collected.frames.length}, budget ${budget.bytes} bytes, paused ${budget.paused}, ` +
+              `inserts ${collected.pgoutput.filter((m) => m.tag === 'insert').length}, walsender ${JSON.stringify(rows)}, updates ${updates.length}, ` +
+              `tags ${JSON.stringify(Object.entries(Object.groupBy(collected.messages.map((m) => (m.tag === 'w' ? String.fromCharCode(m.data[0]!) : 'k')), (t) => t)).map(([t, l]) => [t, l?.length]))}, ` +
+              `last ${collected.messages.slice(-3).map((m) => (m.tag === 'w' ? `w${String.fromCharCode(m.data[0]!)}@${m.walStart}` : `k@${m.walEnd}`)).join(' ')}, error ${String(collected.error)}`,
+          );
+        });
       } finally {
         clearInterval(drain);
       }
+      expect(collected.error).toBeUndefined();
       expect(collected.pgoutput.filter((m) => m.tag === 'insert')).toHaveLength(4000);
       expect((await db.query('SELECT 1 FROM pg_stat_replication WHERE pid = $1', [client.pid])).rowCount).toBe(1);
     } finally {

@@ -38,16 +38,18 @@ export async function demoCommand(context: CommandContext, options: DemoOptions 
   };
   say('starting an embedded PostgreSQL (binaries from npm)...');
   const server = new EmbeddedPostgres();
-  const info = await server.start();
   let writer: ReturnType<typeof setInterval> | undefined;
-  const client = new pg.Client({ connectionString: server.connectionString() });
-  // In a terminal, Ctrl-C signals the whole process group, the embedded server included: the server
-  // may end this connection while the source stops, which pg reports as an 'error' event (fatal when
-  // nobody listens).
-  client.on('error', (error) => {
-    if (!context.signal.aborted) say(`writer connection lost: ${error.message}`);
-  });
+  let client: pg.Client | undefined;
   try {
+    const info = await server.start();
+    client = new pg.Client({ connectionString: server.connectionString() });
+    // In a terminal, Ctrl-C signals the whole process group, the embedded server included: the server
+    // may end this connection while the source stops, which pg reports as an 'error' event (fatal when
+    // nobody listens).
+    client.on('error', (error) => {
+      if (!context.signal.aborted) say(`writer connection lost: ${error.message}`);
+    });
+    const connection = client;
     say(`PostgreSQL ${info.major} is up on port ${info.port}; creating table orders with ${options.rows} rows`);
     await client.connect();
     await client.query(SCHEMA);
@@ -64,17 +66,19 @@ export async function demoCommand(context: CommandContext, options: DemoOptions 
       slotMode: 'ephemeral',
       slotName: 'laredo_demo',
       publication: { name: 'laredo_demo_pub', tables: { 'public.orders': {} } },
+      // The server is local: if it is gone, waiting minutes for it (the default) helps nobody.
+      reconnect: { maxAttempts: 3, initialBackoff: 500, maxBackoff: 2000 },
     });
     let tick = 0;
     const write = async (): Promise<void> => {
       tick += 1;
       const customer = CUSTOMERS[tick % CUSTOMERS.length]!;
-      await client.query(
+      await connection.query(
         `INSERT INTO orders (customer, amount, tags, details) VALUES ($1, round((random() * 1000)::numeric, 2), ARRAY['live'], jsonb_build_object('tick', $2::int))`,
         [customer, tick],
       );
-      if (tick % 2 === 0) await client.query(`UPDATE orders SET status = 'paid' WHERE id = (SELECT min(id) FROM orders WHERE status = 'new')`);
-      if (tick % 5 === 0) await client.query(`DELETE FROM orders WHERE id = (SELECT min(id) FROM orders)`);
+      if (tick % 2 === 0) await connection.query(`UPDATE orders SET status = 'paid' WHERE id = (SELECT min(id) FROM orders WHERE status = 'new')`);
+      if (tick % 5 === 0) await connection.query(`DELETE FROM orders WHERE id = (SELECT min(id) FROM orders)`);
     };
 
     // Stopped by the user or by --duration: the writer stops first, so the last changes are streamed.
@@ -117,7 +121,7 @@ export async function demoCommand(context: CommandContext, options: DemoOptions 
     throw error;
   } finally {
     if (writer !== undefined) clearInterval(writer);
-    await client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
     say('stopping the embedded PostgreSQL');
     await server.stop();
   }
