@@ -16,8 +16,8 @@ export interface Pipeline {
   readonly source: PostgresSource;
   readonly targets: readonly Target[];
   readonly tables: readonly TableKey[];
-  /** What the targets hold: bytes still in flight, and whether every baseline handed over is durable. */
-  readonly delivery: DeliveryTracker;
+  /** Whether every baseline handed to the targets is durable in all of them. */
+  readonly baselines: BaselineTracker;
 }
 
 /**
@@ -44,13 +44,11 @@ export function buildPipelines(config: LaredoConfig, metrics: LaredoMetrics): Pi
     const routedTargets = [...grouped.values()].map(({ config: targetConfig, tables: routed }) =>
       routeTables(instrument(id, createTarget(id, targetConfig, [...routed]), metrics), routed),
     );
-    const delivery = new DeliveryTracker(routedTargets.length, (bytes) => {
-      metrics.setInFlightBytes(id, bytes);
-    });
-    // The counting target first: the source hands each event to its targets in order, so an event is
-    // counted as handed over before a target that completes at once reports it durable.
-    const targets = [countingTarget(id, metrics, delivery), ...routedTargets.map((target, index) => trackDurability(target, index, delivery))];
-    return { id, source, targets, tables, delivery };
+    const baselines = new BaselineTracker(routedTargets.length);
+    // The counting target first: the source hands each event to its targets in order, so a reset is
+    // seen before a target that completes at once reports its baseline durable.
+    const targets = [countingTarget(id, metrics, baselines), ...routedTargets.map((target, index) => trackDurability(target, index, baselines))];
+    return { id, source, targets, tables, baselines };
   });
 }
 
@@ -95,85 +93,63 @@ function instrument(source: string, target: Target, metrics: LaredoMetrics): Tar
 }
 
 /**
- * What the targets of a source hold, from the batches they were handed and the batches they made
- * durable:
- * - in-flight bytes (`laredo_in_flight_bytes`): bytes of the events handed to the counting target (it
- *   takes every event the moment the source emits it) less what the slowest target made durable. The
- *   source's own byte budget also holds the few frames not yet decoded into events; those are not
- *   counted here.
- * - whether every baseline handed over is durable in every target: a `reset` opens a table's baseline,
- *   its `baseline-complete` closes it once durable everywhere. The source streams as soon as it has
- *   *handed* the baseline over, so its STREAMING state alone would call a source ready whose slow
- *   target still writes the baseline.
+ * Whether every baseline handed to the targets of a source is durable in all of them: a `reset` opens
+ * a table's baseline, its `baseline-complete` closes it once durable in every target. The source
+ * streams (state STREAMING) as soon as it has *handed* the baseline over, so that state alone would
+ * call a source ready whose slow target is still writing the baseline.
  */
-export class DeliveryTracker {
-  #handed = 0;
-  readonly #durable: number[];
+export class BaselineTracker {
   readonly #targets: number;
-  /** Tables whose baseline is handed over, with the targets it is not yet durable in. */
-  readonly #baselining = new Map<TableKey, Set<number>>();
-  readonly #report: (bytes: number) => void;
+  /** Tables whose baseline was handed over, with the targets it is not yet durable in. */
+  readonly #pending = new Map<TableKey, Set<number>>();
 
-  constructor(targets: number, reportInFlight: (bytes: number) => void) {
+  constructor(targets: number) {
     this.#targets = targets;
-    this.#durable = new Array<number>(targets).fill(0);
-    this.#report = reportInFlight;
-    reportInFlight(0);
   }
 
   /** True when no baseline handed over is still being written by a target. */
-  get baselinesDurable(): boolean {
-    return this.#baselining.size === 0;
+  get durable(): boolean {
+    return this.#pending.size === 0;
   }
 
   handed(batch: readonly TargetMessage[]): void {
+    if (this.#targets === 0) return;
     for (const message of batch) {
-      this.#handed += message.bytes;
-      if (message.kind === 'reset' && this.#targets > 0) {
-        for (const table of message.tables) this.#baselining.set(table, new Set(Array.from({ length: this.#targets }, (_, index) => index)));
-      }
+      if (message.kind !== 'reset') continue;
+      for (const table of message.tables) this.#pending.set(table, new Set(Array.from({ length: this.#targets }, (_, index) => index)));
     }
-    this.#update();
   }
 
   /** `batch` is durable in target `index` (messages routed away from it included: they are done for it). */
-  durable(index: number, batch: readonly TargetMessage[]): void {
+  madeDurable(index: number, batch: readonly TargetMessage[]): void {
     for (const message of batch) {
-      this.#durable[index] = (this.#durable[index] ?? 0) + message.bytes;
-      if (message.kind === 'baseline-complete') {
-        const pending = this.#baselining.get(message.table.key);
-        pending?.delete(index);
-        if (pending?.size === 0) this.#baselining.delete(message.table.key);
-      }
+      if (message.kind !== 'baseline-complete') continue;
+      const pending = this.#pending.get(message.table.key);
+      pending?.delete(index);
+      if (pending?.size === 0) this.#pending.delete(message.table.key);
     }
-    this.#update();
-  }
-
-  #update(): void {
-    const slowest = this.#durable.length === 0 ? this.#handed : Math.min(...this.#durable);
-    this.#report(Math.max(0, this.#handed - slowest));
   }
 }
 
-/** Tells `delivery` when `target` made a batch durable. */
-function trackDurability(target: Target, index: number, delivery: DeliveryTracker): Target {
+/** Tells `baselines` when `target` made a batch durable. */
+function trackDurability(target: Target, index: number, baselines: BaselineTracker): Target {
   const write = (batch: readonly TargetMessage[]): Observable<unknown> =>
     target.write(batch).pipe(
       tap({
         complete: () => {
-          delivery.durable(index, batch);
+          baselines.madeDurable(index, batch);
         },
       }),
     );
   return target.close === undefined ? { name: target.name, write } : { name: target.name, write, close: target.close.bind(target) };
 }
 
-/** Counts changes by table and operation and baseline rows, and tells `delivery` what was handed over; durable at once, it never holds the source back. */
-function countingTarget(source: string, metrics: LaredoMetrics, delivery: DeliveryTracker): Target {
+/** Counts changes by table and operation and baseline rows, and tells `baselines` what was handed over; durable at once, it never holds the source back. */
+function countingTarget(source: string, metrics: LaredoMetrics, baselines: BaselineTracker): Target {
   return {
     name: 'metrics',
     write(batch) {
-      delivery.handed(batch);
+      baselines.handed(batch);
       for (const message of batch) {
         switch (message.kind) {
           case 'insert':

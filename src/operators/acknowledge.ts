@@ -18,7 +18,7 @@ import type { Lsn } from '../protocol/lsn.js';
 import type { InFlightBytes } from '../streams/in-flight-bytes.js';
 import { InvalidOperatorOptionError, TargetFailedError } from './errors.js';
 import { FifoQueue } from './fifo-queue.js';
-import { checkTargetActorOptions, DrainTimeoutError, TargetActor, type TargetActorOptions } from './target-actor.js';
+import { checkTargetActorOptions, DrainTimeoutError, TargetActor, type TargetActorListener, type TargetActorOptions } from './target-actor.js';
 
 export interface AcknowledgeOptions extends TargetActorOptions {
   /** Released by each event's `bytes` once the event is durable in every target (progress: on sight). */
@@ -87,7 +87,16 @@ export function acknowledge(targets: readonly Target[], options: AcknowledgeOpti
 
   return (source: Observable<SourceEvent>): Observable<Lsn> =>
     new Observable<Lsn>((subscriber) => {
-      const actors = targets.map((target) => new TargetActor(target, options));
+      // Actors report to `listener` directly (see below), not through their durable$ Subjects.
+      const listener: TargetActorListener = {
+        durable: () => {
+          confirm();
+        },
+        failed: (error) => {
+          subscriber.error(error);
+        },
+      };
+      const actors = targets.map((target) => new TargetActor(target, options, listener));
       const pending = new FifoQueue<PendingEvent>();
       const openTransactions = new Set<number>();
       let nextSequence = 0;
@@ -119,17 +128,6 @@ export function acknowledge(targets: readonly Target[], options: AcknowledgeOpti
       const releaseAbandoned = (): void => {
         for (const event of pending.clear()) if (event.bytes > 0) budget?.release(event.bytes);
       };
-
-      const actorSubscriptions = actors.map((actor) =>
-        actor.durable$.subscribe({
-          next: () => {
-            confirm();
-          },
-          error: (error: unknown) => {
-            subscriber.error(error);
-          },
-        }),
-      );
 
       const onEvent = (event: SourceEvent): void => {
         const sequence = nextSequence++;
@@ -200,7 +198,6 @@ export function acknowledge(targets: readonly Target[], options: AcknowledgeOpti
       return () => {
         input.unsubscribe();
         stopping?.unsubscribe();
-        for (const subscription of actorSubscriptions) subscription.unsubscribe();
         for (const actor of actors) actor.dispose();
         releaseAbandoned();
       };

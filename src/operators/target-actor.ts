@@ -1,6 +1,7 @@
 import {
   asyncScheduler,
   BehaviorSubject,
+  defer,
   EMPTY,
   filter,
   from,
@@ -57,6 +58,15 @@ export class DrainTimeoutError extends LaredoError {
     this.target = target;
     this.pendingMessages = pendingMessages;
   }
+}
+
+/**
+ * Told synchronously what `durable$` tells, before it does: for the acknowledge operator, which hears
+ * of every message of every target and spares the Subject and subscriber chain that way.
+ */
+export interface TargetActorListener {
+  durable(durableThrough: number): void;
+  failed(error: TargetFailedError): void;
 }
 
 /** What a batch reports to its actor. Made once per actor, so a batch needs no closures of its own. */
@@ -116,15 +126,19 @@ export class TargetActor {
       this.#fail(error);
     },
   };
+  /** durableThrough; `#durableThrough` gets it only while someone subscribes (see durable$). */
+  #durable = -1;
   readonly #durableThrough = new BehaviorSubject<number>(-1);
+  readonly #listener: TargetActorListener | undefined;
   #lastPosted = -1;
   #inFlightMessages = 0;
   #pumping = false;
   #failure: TargetFailedError | undefined;
   #disposed = false;
 
-  constructor(target: Target, options: TargetActorOptions = {}) {
+  constructor(target: Target, options: TargetActorOptions = {}, listener?: TargetActorListener) {
     this.target = target;
+    this.#listener = listener;
     this.#maxInFlight = positiveInteger('maxInFlight', options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     this.#maxBatch = positiveInteger('maxBatch', options.maxBatch ?? DEFAULT_MAX_BATCH);
   }
@@ -134,7 +148,9 @@ export class TargetActor {
    * first. Equal to the last posted sequence whenever the actor is idle.
    */
   get durableThrough(): number {
-    return this.#durableThrough.value;
+    // As BehaviorSubject#value did when this was one: a failed actor has no answer.
+    if (this.#failure !== undefined) throw this.#failure;
+    return this.#durable;
   }
 
   /**
@@ -142,7 +158,11 @@ export class TargetActor {
    * target fails; completes on `dispose`.
    */
   get durable$(): Observable<number> {
-    return this.#durableThrough.asObservable();
+    return defer(() => {
+      // Advances went past the subject while nobody subscribed: bring it up to date first.
+      if (this.#failure === undefined && !this.#disposed && this.#durableThrough.value !== this.#durable) this.#durableThrough.next(this.#durable);
+      return this.#durableThrough;
+    });
   }
 
   /** Posted messages not yet durable (waiting in the mailbox or written and outstanding). */
@@ -270,7 +290,12 @@ export class TargetActor {
       this.#inFlightMessages -= head.size;
       advancedTo = head.lastSequence;
     }
-    if (advancedTo !== undefined) this.#durableThrough.next(advancedTo);
+    if (advancedTo !== undefined) {
+      this.#durable = advancedTo;
+      this.#listener?.durable(advancedTo);
+      // Nobody listening is the rule (drain subscribes while stopping): spare the Subject then.
+      if (this.#durableThrough.observed && this.#failure === undefined && !this.#disposed) this.#durableThrough.next(advancedTo);
+    }
     this.#pump();
   }
 
@@ -281,6 +306,7 @@ export class TargetActor {
     this.#mailboxSequences.clear();
     for (const batch of this.#inFlight.clear()) batch.subscription?.unsubscribe();
     this.#inFlightMessages = 0;
+    this.#listener?.failed(this.#failure);
     this.#durableThrough.error(this.#failure);
   }
 }

@@ -25,11 +25,16 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await load?.stop();
+  // A load that failed reports it here; the rest of the cleanup runs regardless.
+  const stopping = load?.stop();
   load = undefined;
   killAllCli();
-  await db.drop();
-  await work.remove();
+  try {
+    await stopping;
+  } finally {
+    await db.drop();
+    await work.remove();
+  }
 });
 
 async function tablesNow(): Promise<Map<string, unknown>> {

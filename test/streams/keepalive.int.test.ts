@@ -93,7 +93,11 @@ describe('standby status keepalive', () => {
           throw new Error(
             `${String(error)}; frames ${framesAtRelease} -> ${collected.frames.length}, budget ${budget.bytes} bytes, paused ${budget.paused}, ` +
               `inserts ${collected.pgoutput.filter((m) => m.tag === 'insert').length}, walsender ${JSON.stringify(rows)}, updates ${updates.length}, ` +
-              `tags ${JSON.stringify(Object.entries(Object.groupBy(collected.messages.map((m) => (m.tag === 'w' ? String.fromCharCode(m.data[0]!) : 'k')), (t) => t)).map(([t, l]) => [t, l?.length]))}, ` +
+              `tags ${JSON.stringify(collected.messages.reduce<Record<string, number>>((counts, m) => {
+                const tag = m.tag === 'w' ? String.fromCharCode(m.data[0]!) : 'k';
+                counts[tag] = (counts[tag] ?? 0) + 1;
+                return counts;
+              }, {}))}, ` +
               `last ${collected.messages.slice(-3).map((m) => (m.tag === 'w' ? `w${String.fromCharCode(m.data[0]!)}@${m.walStart}` : `k@${m.walEnd}`)).join(' ')}, error ${String(collected.error)}`,
           );
         });

@@ -48,8 +48,8 @@ export async function runCommand(config: LaredoConfig, options: RunOptions, cont
   // Ready once every source streams and its targets hold its baseline durably; a source baselining
   // again (an ephemeral reconnect resets its targets) is not ready until then again.
   const baselined = new Set<string>();
-  const ready = (): boolean => pipelines.every((p) => baselined.has(p.id) && p.delivery.baselinesDurable);
-  const servers = await startServers(config, metrics, ready);
+  const ready = (): boolean => pipelines.every((p) => baselined.has(p.id) && p.baselines.durable);
+  const servers = await startServers(config, scrapeRefreshing(metrics, pipelines), ready);
   for (const server of servers) logger.info({ url: server.url }, `serving health and metrics on ${server.url}`);
   dependencies.onListening?.(servers);
   const observers = new Subscription();
@@ -112,6 +112,17 @@ async function startServers(config: LaredoConfig, metrics: LaredoMetrics, ready:
     servers.push(await startHttpServer({ port: metricsPort, ready, metrics, metricsPath: config.observability.metrics.path }));
   }
   return servers;
+}
+
+/** `metrics` whose scrape first reads what the sources only offer as a current value (the in-flight bytes). */
+function scrapeRefreshing(metrics: LaredoMetrics, pipelines: readonly Pipeline[]): LaredoMetrics {
+  return {
+    ...metrics,
+    scrape: () => {
+      for (const pipeline of pipelines) metrics.setInFlightBytes(pipeline.id, pipeline.source.inFlightBytes);
+      return metrics.scrape();
+    },
+  };
 }
 
 /**

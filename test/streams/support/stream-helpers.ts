@@ -77,6 +77,31 @@ export async function waitForWalsender(db: TestDatabase, pid: number): Promise<v
   });
 }
 
+/**
+ * Commits of transactions that changed rows. PostgreSQL 14's pgoutput also sends empty transactions
+ * (BEGIN and COMMIT with nothing between) for any transaction of the database, autovacuum's ANALYZE
+ * included, so tests count only these.
+ */
 export function commits(messages: readonly PgoutputMessage[]): Extract<PgoutputMessage, { tag: 'commit' }>[] {
-  return messages.filter((m): m is Extract<PgoutputMessage, { tag: 'commit' }> => m.tag === 'commit');
+  const result: Extract<PgoutputMessage, { tag: 'commit' }>[] = [];
+  let changes = 0;
+  for (const message of messages) {
+    if (message.tag === 'begin') changes = 0;
+    else if (message.tag === 'insert' || message.tag === 'update' || message.tag === 'delete' || message.tag === 'truncate') changes++;
+    else if (message.tag === 'commit' && changes > 0) result.push(message);
+  }
+  return result;
+}
+
+/** The messages without PostgreSQL 14's empty transactions (a BEGIN directly followed by its COMMIT). */
+export function withoutEmptyTransactions(messages: readonly PgoutputMessage[]): PgoutputMessage[] {
+  const result: PgoutputMessage[] = [];
+  for (let index = 0; index < messages.length; index++) {
+    if (messages[index]!.tag === 'begin' && messages[index + 1]?.tag === 'commit') {
+      index++;
+      continue;
+    }
+    result.push(messages[index]!);
+  }
+  return result;
 }
