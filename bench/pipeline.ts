@@ -80,6 +80,7 @@ interface Measured {
   readonly changes: number;
   readonly seconds: number;
   readonly cpuSeconds: number;
+  readonly systemSeconds: number;
   readonly walsenderCpuSeconds: number;
   readonly walBytes: number;
   readonly frameBytes: number | undefined;
@@ -116,7 +117,7 @@ try {
   const workload = await writeWorkload(admin, workloadKind, changes, transactionRows, log);
   log(`workload written: ${format(workload.transactions)} transactions, WAL up to ${Lsn.format(workload.endLsn)}; load ${load()}\n`);
 
-  log('run  contender               changes     seconds   changes/s  WAL MB/s  client cpu s  walsender cpu s  load');
+  log('run  contender               changes     seconds   changes/s  WAL MB/s  client cpu s (sys)  walsender cpu s  load');
   for (let run = 1; run <= runs; run++) {
     for (const contender of contenders) {
       const slot = slots.get(`${contender}#${run}`)!;
@@ -156,6 +157,7 @@ try {
           changes: drained.changes,
           seconds: drained.seconds,
           cpuSeconds: drained.cpuSeconds,
+          systemSeconds: drained.systemSeconds,
           walsenderCpuSeconds: (await walsender.stop()) ?? Number.NaN,
           walBytes,
           frameBytes: drained.frameBytes,
@@ -168,7 +170,7 @@ try {
         if (measured.changes !== workload.changes) throw new Error(`${contender} delivered ${measured.changes} changes, the workload wrote ${workload.changes}`);
         results.push(measured);
         log(
-          `${String(run).padStart(3)}  ${contender.padEnd(22)}  ${String(measured.changes).padEnd(10)}  ${measured.seconds.toFixed(3).padStart(7)}  ${format(measured.changes / measured.seconds).padStart(10)}  ${(walBytes / 1e6 / measured.seconds).toFixed(1).padStart(8)}  ${measured.cpuSeconds.toFixed(2).padStart(12)}  ${measured.walsenderCpuSeconds.toFixed(2).padStart(15)}  ${load()}`,
+          `${String(run).padStart(3)}  ${contender.padEnd(22)}  ${String(measured.changes).padEnd(10)}  ${measured.seconds.toFixed(3).padStart(7)}  ${format(measured.changes / measured.seconds).padStart(10)}  ${(walBytes / 1e6 / measured.seconds).toFixed(1).padStart(8)}  ${measured.cpuSeconds.toFixed(2).padStart(12)} (${measured.systemSeconds.toFixed(2)})  ${measured.walsenderCpuSeconds.toFixed(2).padStart(15)}  ${load()}`,
         );
       }
       // A drained slot only holds WAL back: drop it once its walsender is gone.

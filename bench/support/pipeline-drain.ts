@@ -47,6 +47,8 @@ export interface DrainResult {
   readonly seconds: number;
   /** User + system CPU of this process while draining. */
   readonly cpuSeconds: number;
+  /** The system (kernel) part of cpuSeconds: socket reads, mostly. */
+  readonly systemSeconds: number;
   /** Why a contender could not run (a library missing); the figures are then zero. */
   readonly skipped?: string;
 }
@@ -69,9 +71,10 @@ const XLOG_HEADER = 25;
 /** A target that is durable at once: what is measured is laredo, not a target. */
 const noopTarget: Target = { name: 'noop', write: () => EMPTY };
 
-/** Counts row changes and notices the commit of `lastXid`, from events. */
+/** Counts row changes and frame bytes (every event carries those of its frames), and notices the commit of `lastXid`. */
 class EventTally {
   changes = 0;
+  frameBytes = 0;
   #openXid = -1;
   /** Commit end of the workload's last transaction, once it went by. */
   lastCommitEnd: Lsn | undefined;
@@ -79,6 +82,7 @@ class EventTally {
   constructor(readonly lastXid: number) {}
 
   see(event: SourceEvent): void {
+    this.frameBytes += event.bytes;
     switch (event.kind) {
       case 'insert':
       case 'update':
@@ -115,14 +119,8 @@ function drainLaredo(request: DrainRequest): Promise<Drained> {
     const budget = new InFlightBytes(request.maxInFlightBytes);
     const confirmed = new Subject<Lsn>();
     const tally = new EventTally(request.lastXid);
-    let frames = 0;
-    let frameBytes = 0;
     const subscription = laredoFrames(request, confirmed, budget)
       .pipe(
-        tap((frame) => {
-          frames++;
-          frameBytes += frame.length;
-        }),
         decodePgoutput({ protocolVersion: request.protoVersion }),
         tap((event) => {
           tally.see(event);
@@ -133,7 +131,7 @@ function drainLaredo(request: DrainRequest): Promise<Drained> {
         next: (lsn) => {
           confirmed.next(lsn);
           if (tally.lastCommitEnd !== undefined && lsn >= tally.lastCommitEnd) {
-            resolve({ changes: tally.changes, frames, frameBytes });
+            resolve({ changes: tally.changes, frames: undefined, frameBytes: tally.frameBytes });
             queueMicrotask(() => {
               subscription.unsubscribe();
             });
@@ -149,23 +147,15 @@ function drainLaredoDecodeOnly(request: DrainRequest): Promise<Drained> {
   return new Promise((resolve, reject) => {
     const confirmed = new Subject<Lsn>();
     const tally = new EventTally(request.lastXid);
-    let frames = 0;
-    let frameBytes = 0;
     const subscription = laredoFrames(request, confirmed, undefined)
-      .pipe(
-        tap((frame) => {
-          frames++;
-          frameBytes += frame.length;
-        }),
-        decodePgoutput({ protocolVersion: request.protoVersion }),
-      )
+      .pipe(decodePgoutput({ protocolVersion: request.protoVersion }))
       .subscribe({
         next: (event) => {
           tally.see(event);
           if (event.kind !== 'commit') return;
           confirmed.next(event.commitEndLsn);
           if (tally.lastCommitEnd !== undefined) {
-            resolve({ changes: tally.changes, frames, frameBytes });
+            resolve({ changes: tally.changes, frames: undefined, frameBytes: tally.frameBytes });
             queueMicrotask(() => {
               subscription.unsubscribe();
             });
@@ -230,7 +220,7 @@ export async function measureDrain(request: DrainRequest): Promise<DrainResult> 
   const drained = await drain(request);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = process.cpuUsage(cpuStarted);
-  return { ...drained, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return { ...drained, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, systemSeconds: cpu.system / 1e6 };
 }
 
 /** The marker before the result line on stdout. */
@@ -240,21 +230,12 @@ if (process.argv[1] !== undefined && import.meta.filename === process.argv[1]) {
   const request = JSON.parse(process.argv[2] ?? '{}') as DrainRequest;
   try {
     const result = await measureDrain(request);
-    if (process.env['LAREDO_BENCH_THREADS'] === '1') {
-      const { readdirSync, readFileSync } = await import('node:fs');
-      for (const task of readdirSync('/proc/self/task')) {
-        const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        process.stderr.write(`thread ${task} ${name}: user ${Number(f[11]) / 100}s sys ${Number(f[12]) / 100}s\n`);
-      }
-    }
     process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
     // Connections still closing (CopyDone, Terminate) must not keep the process alive.
     setTimeout(() => process.exit(0), 2000).unref();
   } catch (error) {
     if (error instanceof SkippedError) {
-      process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ changes: 0, frames: undefined, frameBytes: undefined, seconds: 0, cpuSeconds: 0, skipped: error.message })}\n`);
+      process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ changes: 0, frames: undefined, frameBytes: undefined, seconds: 0, cpuSeconds: 0, systemSeconds: 0, skipped: error.message })}\n`);
       process.exit(0);
     }
     process.stderr.write(`${request.contender}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

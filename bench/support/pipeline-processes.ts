@@ -63,6 +63,7 @@ export interface RecvlogicalRun {
   readonly seconds: number;
   /** User + system CPU of pg_recvlogical (and its wrapper), from the shell's `times`. */
   readonly cpuSeconds: number;
+  readonly systemSeconds: number;
 }
 
 export interface RecvlogicalOptions {
@@ -115,8 +116,9 @@ export function runPgRecvlogical(options: RecvlogicalOptions): Promise<Recvlogic
       // `times`: the shell's own user/system times, then its children's: `0m1.234s 0m0.056s`.
       const lines = stderr.trim().split('\n');
       const children = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s/.exec(lines.at(-1) ?? '');
-      const cpuSeconds = children === null ? Number.NaN : Number(children[1]) * 60 + Number(children[2]) + Number(children[3]) * 60 + Number(children[4]);
-      resolve({ seconds, cpuSeconds });
+      const systemSeconds = children === null ? Number.NaN : Number(children[3]) * 60 + Number(children[4]);
+      const cpuSeconds = children === null ? Number.NaN : Number(children[1]) * 60 + Number(children[2]) + systemSeconds;
+      resolve({ seconds, cpuSeconds, systemSeconds });
     });
   });
 }
