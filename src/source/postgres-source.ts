@@ -111,6 +111,13 @@ interface AttemptPlan {
 const APPLICATION_NAME = 'laredo';
 
 /**
+ * Memory a held event costs beyond the server bytes it stands for: the decoded event and row objects
+ * and their strings (a change of a ~170-byte frame is ~500 bytes of heap), so `maxInFlightBytes`
+ * bounds memory rather than payload.
+ */
+const HELD_EVENT_OVERHEAD = 512;
+
+/**
  * A PostgreSQL source: logical replication with pgoutput, a consistent baseline, then every change.
  * Create it with `pg.source(options)`. `run(targets)` is cold: each subscription connects, baselines
  * as the slot mode requires, streams, and confirms to PostgreSQL only what every target made durable.
@@ -207,7 +214,7 @@ export class PostgresSource {
       this.#running = true;
       const ctx: RunContext = {
         attempt: 0,
-        budget: new InFlightBytes(this.options.maxInFlightBytes),
+        budget: new InFlightBytes(this.options.maxInFlightBytes, undefined, { perItemOverhead: HELD_EVENT_OVERHEAD }),
         confirmed: new BehaviorSubject<Lsn>(Lsn.ZERO),
         delivered: Lsn.ZERO,
         coveredBefore: new Map(),

@@ -102,7 +102,8 @@ describe('Stateful mode: Uses a persistent named replication slot that survives 
     expect(lastBaseline).toBeLessThan(firstBegin);
 
     await run.stop();
-    // Survives the stop.
+    // Survives the stop (the walsender exits just after the run completes).
+    await waitFor(async () => (await slotOf(db, slotName))?.active === false, { what: 'the slot released' });
     expect(await slotOf(db, slotName)).toMatchObject({ temporary: false, active: false });
   });
 
