@@ -266,6 +266,12 @@ export function baselineRows(options: BaselineOptions): Observable<BaselineEvent
     });
     const clients: pg.Client[] = [];
     const activeCopies = new Set<Readable>();
+    // A batch is also handed on once it holds this many bytes: rows larger than the budget would
+    // otherwise sit in a batch while the COPY is paused waiting for their release (a deadlock).
+    const maxBatchBytes =
+      options.budget === undefined ? 4 * 1024 * 1024 : Math.max(64 * 1024, Math.floor(options.budget.lowWaterMark / (2 * parallelism)));
+    // Bytes added to the budget and not yet handed on in an event: released if the baseline stops early.
+    const held = { bytes: 0 };
     let budgetSubscription: Subscription | undefined;
     // An object, not a `let`: it is flipped from callbacks the compiler cannot follow.
     const state = { stopped: false };
@@ -273,6 +279,10 @@ export function baselineRows(options: BaselineOptions): Observable<BaselineEvent
 
     const closeAll = async () => {
       budgetSubscription?.unsubscribe();
+      if (held.bytes > 0) {
+        options.budget?.release(held.bytes);
+        held.bytes = 0;
+      }
       for (const copy of activeCopies) copy.destroy();
       activeCopies.clear();
       // end() destroys the socket when a COPY is still running; the server then ends the COPY itself.
@@ -339,6 +349,7 @@ export function baselineRows(options: BaselineOptions): Observable<BaselineEvent
           plan.rows += rows.length;
           const bytes = pendingBytes;
           pendingBytes = 0;
+          held.bytes -= bytes;
           subscriber.next({ kind: 'baseline', table: plan.table, rows, bytes });
           progress(plan);
         };
@@ -352,6 +363,7 @@ export function baselineRows(options: BaselineOptions): Observable<BaselineEvent
         copy.on('data', (chunk: Buffer) => {
           if (stopped() || settled) return;
           options.budget?.add(chunk.length);
+          held.bytes += chunk.length;
           plan.bytes += chunk.length;
           pendingBytes += chunk.length;
           try {
@@ -360,6 +372,9 @@ export function baselineRows(options: BaselineOptions): Observable<BaselineEvent
               batch.push(row);
               if (batch.length >= batchSize) emit();
             }
+            // Possibly with no row at all (one row larger than the limit): its bytes are released
+            // and the row, held by the decoder, goes on in a later batch.
+            if (pendingBytes >= maxBatchBytes) emit();
           } catch (error) {
             copy.destroy();
             finish(error);
@@ -378,12 +393,14 @@ export function baselineRows(options: BaselineOptions): Observable<BaselineEvent
           if (batch.length > 0) emit();
           plan.partsDone += 1;
           if (plan.partsDone === plan.parts && !stopped()) {
+            held.bytes -= pendingBytes;
             subscriber.next({ kind: 'baseline-complete', table: plan.table, rows: plan.rows, bytes: pendingBytes });
             pendingBytes = 0;
             progress(plan);
           } else if (pendingBytes > 0 && !stopped()) {
             // A part that ended with bytes no row carried (never with well-formed COPY data, which ends
             // in a newline): hand them on so the budget is released.
+            held.bytes -= pendingBytes;
             subscriber.next({ kind: 'baseline', table: plan.table, rows: [], bytes: pendingBytes });
             pendingBytes = 0;
           }

@@ -1,4 +1,4 @@
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom, tap, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BaselineCompleteEvent, BaselineRowsEvent } from '../../src/model/events.js';
 import type { Row } from '../../src/protocol/row.js';
@@ -238,6 +238,36 @@ describe('baselineRows', () => {
     } finally {
       subscription.unsubscribe();
     }
+  });
+
+  it('completes when one batch of rows is bigger than the budget: batches are cut by bytes too (no deadlock)', async () => {
+    await db.query(`CREATE TABLE fat (id int PRIMARY KEY, payload text)`);
+    await db.query(`INSERT INTO fat SELECT g, repeat(md5(g::text), 32) FROM generate_series(1, 3000) g`);
+    const [table] = await describeTables(await db.client(), [{ schema: 'public', name: 'fat' }]);
+    // 1000 rows of ~1 kB are ~1 MB, four times the budget: a batch cut by row count alone never fills.
+    const budget = new InFlightBytes(256 * 1024, 64 * 1024);
+    const events = await lastValueFrom(
+      baselineRows({ connection: db.connectionString, snapshotName: null, tables: [{ table: table! }], budget, batchSize: 1000 }).pipe(
+        tap((event) => budget.release(event.bytes)),
+        toArray(),
+      ),
+    );
+    expect(rowsOf(events, 'public.fat')).toHaveLength(3000);
+    expect(budget.bytes).toBe(0);
+  });
+
+  it('releases the bytes it added when unsubscribed in the middle of a batch', async () => {
+    const [table] = await describeTables(await db.client(), [{ schema: 'public', name: 'big' }]);
+    const budget = new InFlightBytes(64 * 1024 * 1024);
+    let handedOn = 0;
+    const subscription = baselineRows({ connection: db.connectionString, snapshotName: null, tables: [{ table: table! }], budget, batchSize: 100_000 }).subscribe(
+      (event) => {
+        handedOn += event.bytes;
+      },
+    );
+    await waitFor(() => budget.bytes > 0, { what: 'COPY data to arrive' });
+    subscription.unsubscribe();
+    await waitFor(() => budget.bytes === handedOn, { what: 'the held bytes to be released' });
   });
 
   it('closes every connection when unsubscribed in the middle of a COPY', async () => {
