@@ -240,6 +240,11 @@ export class TargetActor {
     if (this.#failure === undefined) this.#durableThrough.complete();
   }
 
+  /** Neither failed nor disposed (a method, so a check after a callback is not narrowed away). */
+  #running(): boolean {
+    return this.#failure === undefined && !this.#disposed;
+  }
+
   #mailboxWaiting(): boolean {
     return this.#mailbox.size > 0;
   }
@@ -293,8 +298,9 @@ export class TargetActor {
     if (advancedTo !== undefined) {
       this.#durable = advancedTo;
       this.#listener?.durable(advancedTo);
-      // Nobody listening is the rule (drain subscribes while stopping): spare the Subject then.
-      if (this.#durableThrough.observed && this.#failure === undefined && !this.#disposed) this.#durableThrough.next(advancedTo);
+      // Nobody listening is the rule (drain subscribes while stopping): spare the Subject then. The
+      // listener may have stopped the actor (a downstream unsubscribe disposes it).
+      if (this.#durableThrough.observed && this.#running()) this.#durableThrough.next(advancedTo);
     }
     this.#pump();
   }
