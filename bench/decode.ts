@@ -31,6 +31,8 @@ const log = (line: string): void => {
 
 const data = await evFrames(rows, log);
 
+const XLOG_DATA_HEADER = 25;
+
 interface Run {
   readonly rows: number;
   /** Wall-clock time. */
@@ -48,14 +50,18 @@ function decodeAll(frames: readonly Buffer[], values: ValueOptions | 'frames onl
   const cpuStarted = process.cpuUsage();
   const started = process.hrtime.bigint();
   for (const frame of frames) {
-    const message = parseReplicationMessage(frame);
-    if (message.tag !== 'w') continue;
     if (decoder === undefined) {
+      const message = parseReplicationMessage(frame);
+      if (message.tag !== 'w') continue;
       if (message.data[0] === 0x49 /* I */) changes++;
       checksum += message.data.length;
       continue;
     }
-    const decoded = decoder.decode(message.data);
+    // The library's own path (PgoutputEventDecoder): the tag and the WAL start from the XLogData
+    // header, then the pgoutput message decoded in place after it.
+    if (frame[0] !== 0x77 /* w */) continue;
+    checksum += Number(frame.readBigUInt64BE(1) & 1n);
+    const decoded = decoder.decode(frame, XLOG_DATA_HEADER);
     if (decoded.tag === 'insert') {
       changes++;
       checksum += decoded.new['account'] as number;
