@@ -11,6 +11,8 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           exclude: ['test/**/*.int.test.ts', 'node_modules/**'],
           testTimeout: 60_000,
+          // Unit tests first, then the integration tests with their own worker limit.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -22,6 +24,7 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Two cores here: a few files at a time keeps the server from being the bottleneck.
           maxWorkers: 3,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
