@@ -8,7 +8,7 @@
 import { isUtf8 } from 'node:buffer';
 import { ProtocolError } from './errors.js';
 import type { PgValue, Row } from './row.js';
-import { textParser, type TextParser, type ValueOptions } from './values.js';
+import { textParser, textRangeParser, type TextParser, type TextRangeParser, type ValueOptions } from './values.js';
 
 export interface CopyColumn {
   readonly name: string;
@@ -53,6 +53,8 @@ export function compileRowFactory(names: readonly string[]): RowFactory {
 export class CopyTextDecoder {
   readonly #names: readonly string[];
   readonly #parsers: readonly TextParser[];
+  /** In-place converters of the hot types (int, numeric, json, timestamps): no substring per field. */
+  readonly #rangeParsers: readonly (TextRangeParser | undefined)[];
   readonly #makeRow: RowFactory;
   readonly #values: PgValue[];
   /** Bytes of the row in progress, carried over from earlier chunks. */
@@ -68,6 +70,7 @@ export class CopyTextDecoder {
   constructor(columns: readonly CopyColumn[], options: ValueOptions = {}) {
     this.#names = columns.map((column) => column.name);
     this.#parsers = columns.map((column) => textParser(column.typeOid, options));
+    this.#rangeParsers = columns.map((column) => textRangeParser(column.typeOid, options));
     this.#makeRow = compileRowFactory(this.#names);
     this.#values = new Array<PgValue>(columns.length).fill(null);
   }
@@ -158,7 +161,7 @@ export class CopyTextDecoder {
             if (nextTab < 0) nextTab = length;
           }
           if (nextTab > lineEnd) throw this.#columnCountError(column + 1, text, lineStart, startOffset);
-          values[column] = this.#convert(column, text.slice(fieldStart, nextTab), text, lineStart, startOffset);
+          values[column] = this.#convertRange(column, text, fieldStart, nextTab, lineStart, startOffset);
           fieldStart = nextTab + 1;
         }
         if (nextTab < fieldStart) {
@@ -166,7 +169,7 @@ export class CopyTextDecoder {
           if (nextTab < 0) nextTab = length;
         }
         if (nextTab < lineEnd) throw this.#columnCountError(this.#countFields(text, lineStart), text, lineStart, startOffset);
-        values[lastColumn] = this.#convert(lastColumn, text.slice(fieldStart, lineEnd), text, lineStart, startOffset);
+        values[lastColumn] = this.#convertRange(lastColumn, text, fieldStart, lineEnd, lineStart, startOffset);
       }
       rows.push(this.#makeRow(values));
       this.#lineCount++;
@@ -215,16 +218,31 @@ export class CopyTextDecoder {
     }
   }
 
+  /** The field `text[from, to)` converted where it sits when its type has an in-place converter. */
+  #convertRange(column: number, text: string, from: number, to: number, lineStart: number, startOffset: number): PgValue {
+    const inPlace = this.#rangeParsers[column];
+    if (inPlace === undefined) return this.#convert(column, text.slice(from, to), text, lineStart, startOffset);
+    try {
+      return inPlace(text, from, to);
+    } catch (error) {
+      throw this.#valueError(column, error, text, lineStart, startOffset);
+    }
+  }
+
   #convert(column: number, raw: string, text: string, lineStart: number, startOffset: number): PgValue {
     try {
       return this.#parsers[column]!(raw);
     } catch (error) {
-      // The value converters know no position; this error gives the line, so drop theirs.
-      const message = error instanceof Error ? error.message.replace(/ \(at byte \d+\)$/, '') : String(error);
-      throw new ProtocolError('MALFORMED', `COPY line ${this.#lineCount + 1}, column "${this.#names[column]!}": ${message}`, byteOffset(text, lineStart, startOffset), {
-        cause: error,
-      });
+      throw this.#valueError(column, error, text, lineStart, startOffset);
     }
+  }
+
+  #valueError(column: number, error: unknown, text: string, lineStart: number, startOffset: number): ProtocolError {
+    // The value converters know no position; this error gives the line, so drop theirs.
+    const message = error instanceof Error ? error.message.replace(/ \(at byte \d+\)$/, '') : String(error);
+    return new ProtocolError('MALFORMED', `COPY line ${this.#lineCount + 1}, column "${this.#names[column]!}": ${message}`, byteOffset(text, lineStart, startOffset), {
+      cause: error,
+    });
   }
 
   /** Fields from `from` (a field's start) to the end of its line: 1 + the unescaped tabs. */
