@@ -46,7 +46,7 @@ export { tableKey, type TableKey, type TableSchema } from './model/table.js';
 export type { Target } from './model/target.js';
 
 // Targets.
-export { memoryTarget, MemoryTarget, MemoryTargetError, type MemoryChange, type MemoryTableOptions, type MemoryTargetOptions } from './targets/memory/index.js';
+export { memoryTarget, MemoryTarget, MemoryTargetError, type MemoryChange, type MemoryIndexValues, type MemoryTableOptions, type MemoryTargetOptions } from './targets/memory/index.js';
 export { recordingTarget, RecordingTarget, type RecordedBatch, type RecordingDurability, type RecordingTargetOptions } from './targets/recording/index.js';
 export {
   jsonlTarget,

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { defer, EMPTY, finalize, tap, type Observable } from 'rxjs';
 import type { LaredoConfig, TargetConfig } from '../config/types.js';
 import type { TargetMessage } from '../model/events.js';
@@ -22,7 +23,8 @@ export interface Pipeline {
 
 /**
  * Builds a source per config entry and one target instance per distinct target config of its tables
- * (two tables writing to the same jsonl file share one writer), each routed to its own tables.
+ * (two tables writing to the same jsonl file share one writer), each routed to its own tables. The
+ * config refuses one jsonl file written by two sources.
  */
 export function buildPipelines(config: LaredoConfig, metrics: LaredoMetrics): Pipeline[] {
   return Object.entries(config.sources).map(([id, options]) => {
@@ -34,8 +36,7 @@ export function buildPipelines(config: LaredoConfig, metrics: LaredoMetrics): Pi
       const key = tableKey(entry.schema, entry.table);
       tables.push(key);
       for (const target of entry.targets) {
-        // indexed-memory keeps per-table indexes: one instance per table; others share by config.
-        const groupKey = target.type === 'indexed-memory' ? `${JSON.stringify(target)}#${key}` : JSON.stringify(target);
+        const groupKey = targetGroup(target, key);
         const group = grouped.get(groupKey) ?? { config: target, tables: new Set<TableKey>() };
         group.tables.add(key);
         grouped.set(groupKey, group);
@@ -50,6 +51,20 @@ export function buildPipelines(config: LaredoConfig, metrics: LaredoMetrics): Pi
     const targets = [countingTarget(id, metrics, baselines), ...routedTargets.map((target, index) => trackDurability(target, index, baselines))];
     return { id, source, targets, tables, baselines };
   });
+}
+
+/** Which target instance a table's target config goes to. */
+function targetGroup(target: TargetConfig, table: TableKey): string {
+  switch (target.type) {
+    case 'indexed-memory':
+      // Indexes are per table: one instance per table.
+      return `${JSON.stringify(target)}#${table}`;
+    case 'jsonl':
+      // One writer per file, however its path is spelled (the config checked the settings agree).
+      return target.path === '-' ? JSON.stringify(target) : `jsonl#${resolve(target.path)}`;
+    case 'http-sync':
+      return JSON.stringify(target);
+  }
 }
 
 function createTarget(source: string, config: TargetConfig, tables: readonly TableKey[]): Target {
@@ -71,9 +86,7 @@ function createTarget(source: string, config: TargetConfig, tables: readonly Tab
     case 'indexed-memory':
       return memoryTarget({
         name: `indexed-memory:${tables.join(',')}`,
-        tables: Object.fromEntries(
-          tables.map((table) => [table, { lookupFields: config.lookupFields, additionalIndexes: config.additionalIndexes.flat() }]),
-        ),
+        tables: Object.fromEntries(tables.map((table) => [table, { lookupFields: config.lookupFields, additionalIndexes: config.additionalIndexes }])),
       });
   }
 }

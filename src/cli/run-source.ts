@@ -26,16 +26,6 @@ export interface SourceRunOptions {
  */
 export function runSource(source: PostgresSource, targets: readonly Target[], options: SourceRunOptions): Promise<SourceRunOutcome> {
   return new Promise<SourceRunOutcome>((resolve) => {
-    // Only targets that were given something are closed: closing one that never opened its output
-    // could create it (an empty jsonl file after a run that failed before its first event).
-    const written = new Set<Target>();
-    const watched = targets.map((target): Target => {
-      const write: Target['write'] = (batch) => {
-        written.add(target);
-        return target.write(batch);
-      };
-      return target.close === undefined ? { name: target.name, write } : { name: target.name, write, close: target.close.bind(target) };
-    });
     const onAbort = (): void => {
       source.stop();
     };
@@ -44,10 +34,10 @@ export function runSource(source: PostgresSource, targets: readonly Target[], op
       resolve(outcome);
     };
 
-    source.run(watched, { untilCaughtUp: options.untilCaughtUp }).subscribe({
+    source.run(targets, { untilCaughtUp: options.untilCaughtUp }).subscribe({
       error: (error: unknown) => {
         void Promise.all(
-          [...written].map(async (target) => {
+          targets.map(async (target) => {
             try {
               await target.close?.();
             } catch (closeError) {

@@ -1,5 +1,6 @@
 // Config file → validated, typed options. Nothing here touches a server: whether the tables exist, the
 // user may replicate, or the server is new enough for row filters is for the preflight to find out.
+import { resolve } from 'node:path';
 import type { z } from 'zod';
 import type { PostgresSourceOptions, PublicationTableOptions } from '../source/options.js';
 import { parseDuration } from './duration.js';
@@ -31,6 +32,7 @@ export async function loadConfig(file: string, env: Readonly<Record<string, stri
   const issues: PendingIssue[] = [...overridden.issues];
   if (!parsed.success) issues.push(...parsed.error.issues.map((issue) => fromZodIssue(issue, data)));
   issues.push(...crossCheck(data));
+  if (parsed.success) issues.push(...checkJsonlWriters(parsed.data));
 
   if (issues.length > 0 || !parsed.success) {
     const locator = locateKeys(file);
@@ -189,6 +191,48 @@ function crossCheck(data: Record<string, unknown>): PendingIssue[] {
       }
     });
   }
+  return issues;
+}
+
+/**
+ * One writer per jsonl file. Tables of one source that name the same file share a writer, which takes
+ * one flush_interval; two sources would each open the file and append on their own, interleaving
+ * partial writes and cutting each other's lines as torn when they start. `-` (stdout) takes whole
+ * lines from anyone.
+ */
+function checkJsonlWriters(parsed: ParsedConfig): PendingIssue[] {
+  const ids = Object.keys(parsed.sources);
+  const writers = new Map<string, { readonly at: readonly PathSegment[]; readonly source: string; readonly flushIntervalMs: number }>();
+  const issues: PendingIssue[] = [];
+  (parsed.tables ?? []).forEach((entry, tableIndex) => {
+    // crossCheck reports an entry whose source is missing where the file has several.
+    const source = entry.source ?? (ids.length === 1 ? ids[0] : undefined);
+    if (source === undefined) return;
+    entry.targets.forEach((target, targetIndex) => {
+      if (target.type !== 'jsonl' || target.path === '-') return;
+      const at: PathSegment[] = ['tables', tableIndex, 'targets', targetIndex, 'path'];
+      // `changes.jsonl` and `./changes.jsonl` are one file (relative paths are from the working directory).
+      const file = resolve(target.path);
+      const first = writers.get(file);
+      if (first === undefined) {
+        writers.set(file, { at, source, flushIntervalMs: target.flush_interval });
+      } else if (first.source !== source) {
+        issues.push(
+          issueAt(
+            at,
+            `names the same file as ${formatPath(first.at)} (source ${first.source}): two writers on one file would corrupt it; give source ${source} its own file`,
+          ),
+        );
+      } else if (first.flushIntervalMs !== target.flush_interval) {
+        issues.push(
+          issueAt(
+            at,
+            `names the same file as ${formatPath(first.at)} with another flush_interval (${target.flush_interval}ms, there ${first.flushIntervalMs}ms): tables of one source share one writer per file; give them the same flush_interval`,
+          ),
+        );
+      }
+    });
+  });
   return issues;
 }
 

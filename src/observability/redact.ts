@@ -1,6 +1,8 @@
 // Secrets must never reach a log line, an error message or a metric label. Connection strings are the
 // usual carrier (a password in the URL's userinfo, or `password=` in libpq's key/value form), followed by
 // HTTP authorization headers. Everything that prints text laredo did not write itself goes through here.
+// A connection string on its own is redacted by `redactConnectionString` (src/streams/connection.ts),
+// which knows its two forms exactly; this file masks secrets wherever they stand in free text.
 
 /** What replaces a secret. Short and obviously not a real value. */
 export const REDACTED = '***';
@@ -31,14 +33,6 @@ export function redactSecrets(text: string): string {
 function quoteLike(value: string): string {
   const quote = value.startsWith("'") || value.startsWith('"') ? value[0]! : '';
   return `${quote}${REDACTED}${quote}`;
-}
-
-/**
- * A connection string fit for a message: the password (URL userinfo, `password` query parameter, or the
- * `password` keyword) replaced by `***`, everything else kept so the reader can see which server is meant.
- */
-export function redactConnectionString(connection: string): string {
-  return redactSecrets(connection);
 }
 
 /**

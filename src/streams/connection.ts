@@ -333,9 +333,10 @@ export function redactConnectionString(text: string): string {
   if (prefix !== null) {
     const start = result.indexOf(prefix[0]) + prefix[0].length;
     const rest = result.slice(start);
-    // Up to the query, not the path: a password with an unencoded "/" must be masked too, so masking
-    // too much (a database name holding "@") is the safe side.
-    const authorityEnd = rest.search(/[?#]/);
+    // To the last "@" before white space, not to the path or the query: a password with an unencoded
+    // "/", "?", "#" or "@" must be masked whole, so masking too much (a query value holding "@") is
+    // the safe side.
+    const authorityEnd = rest.search(/\s/);
     const authority = authorityEnd < 0 ? rest : rest.slice(0, authorityEnd);
     const atAt = authority.lastIndexOf('@');
     if (atAt >= 0) {

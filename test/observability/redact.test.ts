@@ -1,40 +1,5 @@
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { redactConnectionString, redactDeep, redactSecrets } from '../../src/observability/redact.js';
-
-/** Passwords with the characters that break naive patterns: @ / : ? & = ' " \ and spaces. */
-const password = fc
-  .string({ minLength: 1, maxLength: 20, unit: fc.constantFrom(...'abcXYZ019@/:?&=#%\'"\\ !$'.split('')) })
-  .map((text) => `Pw9${text}`);
-
-describe('redactConnectionString', () => {
-  it.each([
-    ['postgresql://laredo:hunter2@db:5432/app', 'postgresql://laredo:***@db:5432/app'],
-    ['postgres://laredo:p%40ss@db/app?sslmode=require', 'postgres://laredo:***@db/app?sslmode=require'],
-    ['postgresql://laredo:p@ss/w@rd@db/app', 'postgresql://laredo:***@db/app'],
-    ['postgresql://db/app?user=laredo&password=hunter2&sslmode=require', 'postgresql://db/app?user=laredo&password=***&sslmode=require'],
-    ["host=db user=laredo password='hunter 2' dbname=app", "host=db user=laredo password='***' dbname=app"],
-    ['host=db password=hunter2 dbname=app', 'host=db password=*** dbname=app'],
-    ['postgresql://laredo@db/app', 'postgresql://laredo@db/app'],
-  ])('masks the password of %s', (connection, redacted) => {
-    expect(redactConnectionString(connection)).toBe(redacted);
-  });
-
-  it('never leaves a password in a URL, encoded or not, or in a key/value string', () => {
-    fc.assert(
-      fc.property(password, (secret) => {
-        const encoded = encodeURIComponent(secret);
-        expect(redactConnectionString(`postgresql://laredo:${encoded}@db:5432/app`)).not.toContain(encoded);
-        const quoted = `'${secret.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-        expect(redactConnectionString(`host=db password=${quoted} dbname=app`)).not.toContain(secret);
-        expect(redactConnectionString(`host=db password=${encoded} dbname=app`)).not.toContain(encoded);
-        if (!/[\s"'`]/.test(secret)) {
-          expect(redactConnectionString(`postgresql://laredo:${secret}@db/app`)).not.toContain(secret);
-        }
-      }),
-    );
-  });
-});
+import { redactDeep, redactSecrets } from '../../src/observability/redact.js';
 
 describe('redactSecrets', () => {
   it('masks connection strings inside longer text, and authorization headers', () => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UNCHANGED_TOAST, type PgValue, type Row } from '../../src/protocol/row.js';
 import { jsonNumber, jsonRow, jsonValue, sameShape, UnencodableValueError } from '../../src/targets/json-values.js';
-import { items, table, INT4 } from './jsonl/fixtures.js';
+import { items, table, INT4 } from './fixtures.js';
 
 describe('jsonValue', () => {
   it('keeps booleans, strings, null and finite numbers (int2/int4/float) as they are', () => {

@@ -1,9 +1,10 @@
-import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, throwError, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { CommitEvent, TargetMessage } from '../../model/events.js';
 import type { TableKey, TableSchema } from '../../model/table.js';
 import type { Target } from '../../model/target.js';
+import { BatchInbox } from '../batch-inbox.js';
 import { sameShape } from '../json-values.js';
-import { LineSpool } from '../jsonl/line-spool.js';
+import { TransactionBuffer } from '../transaction-buffer.js';
 import { HttpSyncClient } from './client.js';
 import { HttpSyncError } from './errors.js';
 import { commitFields, HttpSyncEncoder } from './protocol.js';
@@ -88,13 +89,10 @@ interface BaselineInProgress {
   rowsSent: number;
 }
 
-interface OpenTransaction {
-  /** Each line: `<index into tables>\t<open change entry>`. */
-  readonly spool: LineSpool;
+/** The tables of an open transaction's lines, each held as `<index into tables>\t<open change entry>`. */
+interface TransactionTables {
   readonly tables: TableSchema[];
   readonly tableIndex: Map<TableSchema, number>;
-  /** The spool line each subtransaction's first change went to, to cut back to when it aborts. */
-  readonly subtransactions: Map<number, number>;
 }
 
 interface QueuedRequest {
@@ -126,11 +124,9 @@ export class HttpSyncTarget implements Target {
   readonly #batchSize: number;
   readonly #flushIntervalMs: number;
   readonly #maxQueuedRequests: number;
-  readonly #transactionMemoryChars: number;
-  readonly #spillDirectory: string | undefined;
-  readonly #inbox: Job[] = [];
+  readonly #inbox = new BatchInbox<Job>((job) => this.#take(job));
   readonly #tickets = new Set<Ticket>();
-  readonly #open = new Map<number, OpenTransaction>();
+  readonly #transactions: TransactionBuffer<TransactionTables>;
   readonly #baselines = new Map<TableKey, BaselineInProgress>();
   /** Tables whose next baseline/start stands for a reset (the start is sent with the baseline's first event). */
   readonly #resetPending = new Set<TableKey>();
@@ -143,8 +139,6 @@ export class HttpSyncTarget implements Target {
   #sending = false;
   #queueWaiters: (() => void)[] = [];
   #timer: Subscription | undefined;
-  #pumping = false;
-  #idle: Promise<void> = Promise.resolve();
   #failure: Error | undefined;
   #closed: Promise<void> | undefined;
 
@@ -165,8 +159,12 @@ export class HttpSyncTarget implements Target {
     this.#batchSize = whole(display, 'batch_size', options.batchSize ?? HTTP_SYNC_DEFAULTS.batchSize, 1);
     this.#flushIntervalMs = whole(display, 'flush_interval', options.flushIntervalMs ?? HTTP_SYNC_DEFAULTS.flushIntervalMs, 0);
     this.#maxQueuedRequests = whole(display, 'maxQueuedRequests', options.maxQueuedRequests ?? HTTP_SYNC_DEFAULTS.maxQueuedRequests, 1);
-    this.#transactionMemoryChars = whole(display, 'transactionMemoryBytes', options.transactionMemoryBytes ?? HTTP_SYNC_DEFAULTS.transactionMemoryBytes, 1);
-    this.#spillDirectory = options.spillDirectory;
+    this.#transactions = new TransactionBuffer<TransactionTables>({
+      memoryLimitChars: whole(display, 'transactionMemoryBytes', options.transactionMemoryBytes ?? HTTP_SYNC_DEFAULTS.transactionMemoryBytes, 1),
+      ...(options.spillDirectory === undefined ? {} : { spillDirectory: options.spillDirectory }),
+      // A table indexed by lines an aborted subtransaction took with it is merely never looked up.
+      createState: () => ({ tables: [], tableIndex: new Map() }),
+    });
     this.#scheduler = options.scheduler ?? asyncScheduler;
     this.#client = new HttpSyncClient({
       baseUrl,
@@ -188,34 +186,16 @@ export class HttpSyncTarget implements Target {
 
   /** Transactions begun and neither committed nor rolled back. */
   get openTransactions(): number {
-    return this.#open.size;
+    return this.#transactions.size;
   }
 
   write(batch: readonly TargetMessage[]): Observable<unknown> {
     const refused = this.#closed === undefined ? this.#failure : new HttpSyncError('HTTP_SYNC_CLOSED', this.name, 'write after close');
-    if (refused !== undefined) {
-      return new Observable((subscriber) => {
-        subscriber.error(refused);
-      });
-    }
-    let ticket: Ticket | undefined;
-    const done = new Promise<void>((resolve, reject) => {
-      ticket = { requiredSequence: 0, formingBatches: 0, processed: false, resolve, reject };
-    });
-    done.catch(() => undefined);
-    this.#tickets.add(ticket!);
-    this.#inbox.push({ batch, ticket: ticket! });
-    this.#pump();
-    // The work is under way whether or not anyone subscribes; the Observable only reports it.
-    return new Observable((subscriber) => {
-      done.then(
-        () => {
-          subscriber.complete();
-        },
-        (error: unknown) => {
-          subscriber.error(error);
-        },
-      );
+    if (refused !== undefined) return throwError(() => refused);
+    return this.#inbox.submit((resolve, reject) => {
+      const ticket: Ticket = { requiredSequence: 0, formingBatches: 0, processed: false, resolve, reject };
+      this.#tickets.add(ticket);
+      return { batch, ticket };
     });
   }
 
@@ -225,9 +205,8 @@ export class HttpSyncTarget implements Target {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      await this.#idle;
-      for (const transaction of this.#open.values()) await transaction.spool.discard();
-      this.#open.clear();
+      await this.#inbox.idle;
+      await this.#transactions.discardAll();
       try {
         // A target that failed before has reported it through `write`; one failing now reports here.
         if (this.#failure === undefined) {
@@ -241,33 +220,18 @@ export class HttpSyncTarget implements Target {
     return this.#closed;
   }
 
-  #pump(): void {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    this.#idle = this.#drainInbox();
-  }
-
-  async #drainInbox(): Promise<void> {
-    // The flag is cleared in the same synchronous step that finds the inbox empty: a `.finally`
-    // would run a microtask later, and a write arriving in between would be stranded.
+  async #take({ batch, ticket }: Job): Promise<void> {
     try {
-      for (let job = this.#inbox.shift(); job !== undefined; job = this.#inbox.shift()) {
-        const { ticket } = job;
-        try {
-          if (this.#failure !== undefined) throw this.#failure;
-          await this.#queueBelow(this.#maxQueuedRequests);
-          for (const message of job.batch) {
-            const applying = this.#apply(message, ticket);
-            if (applying !== undefined) await applying;
-          }
-          ticket.processed = true;
-          this.#settle(ticket);
-        } catch (error) {
-          this.#fail(error);
-        }
+      if (this.#failure !== undefined) throw this.#failure;
+      await this.#queueBelow(this.#maxQueuedRequests);
+      for (const message of batch) {
+        const applying = this.#apply(message, ticket);
+        if (applying !== undefined) await applying;
       }
-    } finally {
-      this.#pumping = false;
+      ticket.processed = true;
+      this.#settle(ticket);
+    } catch (error) {
+      this.#fail(error);
     }
   }
 
@@ -304,8 +268,7 @@ export class HttpSyncTarget implements Target {
         // Shapes travel with the next request of the table; logical decoding messages have no endpoint.
         return undefined;
       case 'begin':
-        void this.#open.get(message.transaction.xid)?.spool.discard();
-        this.#open.set(message.transaction.xid, this.#newTransaction());
+        this.#transactions.begin(message.transaction.xid);
         return undefined;
       case 'insert':
         return this.#hold(message.xid, message.subXid, message.table, this.#encoder.openInsert(message.table, message.lsn, message.xid, message.row));
@@ -327,7 +290,7 @@ export class HttpSyncTarget implements Target {
       case 'commit':
         return this.#commit(message, ticket);
       case 'rollback':
-        return this.#rollback(message.xid, message.subXid);
+        return this.#transactions.rollback(message.xid, message.subXid);
     }
   }
 
@@ -345,69 +308,37 @@ export class HttpSyncTarget implements Target {
     return baseline;
   }
 
-  #newTransaction(): OpenTransaction {
-    const spool = new LineSpool({
-      memoryLimitChars: this.#transactionMemoryChars,
-      ...(this.#spillDirectory === undefined ? {} : { directory: this.#spillDirectory }),
-    });
-    return { spool, tables: [], tableIndex: new Map(), subtransactions: new Map() };
-  }
-
-  /** Holds an open change entry until its transaction commits; resolves when the spool can take more. */
+  /** Holds an open change entry until its transaction commits; a promise when the caller must wait for the spool. */
   #hold(xid: number, subXid: number | undefined, table: TableSchema, entry: string): Promise<void> | undefined {
-    let transaction = this.#open.get(xid);
-    if (transaction === undefined) {
-      // A streamed transaction passed through in chunks has no begin before its first change.
-      transaction = this.#newTransaction();
-      this.#open.set(xid, transaction);
-    }
-    if (subXid !== undefined && !transaction.subtransactions.has(subXid)) transaction.subtransactions.set(subXid, transaction.spool.lineCount);
-    let index = transaction.tableIndex.get(table);
-    if (index === undefined) {
-      index = transaction.tables.push(table) - 1;
-      transaction.tableIndex.set(table, index);
-    }
-    transaction.spool.append(`${index}\t${entry}`);
-    return transaction.spool.needsDrain ? transaction.spool.drain() : undefined;
-  }
-
-  /**
-   * Without `subXid`: drops the transaction. With it: drops what the subtransaction and those begun
-   * after it (nested in it) added, as PostgreSQL's own apply worker does at a Stream Abort.
-   */
-  async #rollback(xid: number, subXid: number | undefined): Promise<void> {
-    const transaction = this.#open.get(xid);
-    if (transaction === undefined) return;
-    if (subXid === undefined || subXid === xid) {
-      this.#open.delete(xid);
-      await transaction.spool.discard();
-      return;
-    }
-    const start = transaction.subtransactions.get(subXid);
-    if (start === undefined) return; // none of its changes reached this target
-    await transaction.spool.truncate(start);
-    for (const [other, line] of transaction.subtransactions) if (line >= start) transaction.subtransactions.delete(other);
+    return this.#transactions.hold(xid, subXid, ({ spool, state }) => {
+      let index = state.tableIndex.get(table);
+      if (index === undefined) {
+        index = state.tables.push(table) - 1;
+        state.tableIndex.set(table, index);
+      }
+      spool.append(`${index}\t${entry}`);
+    });
   }
 
   async #commit(commit: CommitEvent, ticket: Ticket): Promise<void> {
-    const transaction = this.#open.get(commit.transaction.xid);
-    if (transaction === undefined) return; // nothing of it reached this target (empty, or filtered out)
-    this.#open.delete(commit.transaction.xid);
-    if (transaction.spool.empty) return;
+    const transaction = this.#transactions.commit(commit.transaction.xid);
+    if (transaction === undefined) return;
+    const { spool, state } = transaction;
+    if (spool.empty) return;
     const suffix = commitFields(commit.transaction.commitLsn, commit.transaction.commitTime);
     try {
       this.#sealBaselines();
-      for await (const lines of transaction.spool.lines()) {
+      for await (const lines of spool.lines()) {
         for (const line of lines) {
           const tab = line.indexOf('\t');
-          const table = transaction.tables[Number(line.slice(0, tab))]!;
+          const table = state.tables[Number(line.slice(0, tab))]!;
           this.#addChange(table, line.slice(tab + 1) + suffix, ticket);
           // A huge transaction becomes many requests: wait for the receiver rather than queue them all.
           if (this.#queue.length >= this.#maxQueuedRequests) await this.#queueBelow(this.#maxQueuedRequests);
         }
       }
     } finally {
-      await transaction.spool.discard();
+      await spool.discard();
     }
   }
 

@@ -1,5 +1,5 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
-import type { LineSpool } from './line-spool.js';
+import type { LineSpool } from '../line-spool.js';
 import type { JsonlOutput } from './output.js';
 
 /** A committed transaction whose lines sit in a spool: written in order, each line closed by `suffix`. */
@@ -164,6 +164,8 @@ export class DurableAppender {
 
   async #flushOnce(sync: boolean): Promise<void> {
     if (this.#failure !== undefined) return;
+    // Opening the output creates the file: a target closed before it had a line to write leaves none.
+    if (this.#opened === undefined && this.#pending.length === 0) return;
     try {
       const output = await (this.#opened ??= this.#output());
       if (this.#pending.length > 0) {

@@ -18,4 +18,4 @@ export type {
   JsonRowValues,
 } from './format.js';
 export type { FsyncFunction } from './output.js';
-export { SpoolError } from './line-spool.js';
+export { SpoolError } from '../line-spool.js';

@@ -1,14 +1,15 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, throwError, type Observable, type SchedulerLike } from 'rxjs';
 import type { CommitEvent, TargetMessage } from '../../model/events.js';
 import type { TableKey, TableSchema } from '../../model/table.js';
 import type { Target } from '../../model/target.js';
+import { BatchInbox } from '../batch-inbox.js';
 import { sameShape } from '../json-values.js';
+import { TransactionBuffer } from '../transaction-buffer.js';
 import { DurableAppender } from './durable-appender.js';
 import { JsonlTargetError } from './errors.js';
 import { commitSuffix, JsonlEncoder } from './format.js';
-import { LineSpool } from './line-spool.js';
 import { openFileOutput, streamOutput, type FsyncFunction, type JsonlOutput } from './output.js';
 
 export interface JsonlTargetOptions {
@@ -62,20 +63,11 @@ interface Job {
   readonly reject: (error: unknown) => void;
 }
 
-/** A transaction from its first event until its commit or rollback. */
-interface OpenTransaction {
-  readonly spool: LineSpool;
+/** What the target tracks of an open transaction besides its lines. */
+interface TransactionSchemas {
   /** Schema of each table as of the transaction's first change of it, and as of its last one. */
-  readonly firstSchema: Map<TableKey, TableSchema>;
-  readonly lastSchema: Map<TableKey, TableSchema>;
-  /** Where each subtransaction's first change went, to cut back to when it aborts. */
-  readonly subtransactions: Map<number, SubtransactionStart>;
-}
-
-interface SubtransactionStart {
-  readonly line: number;
-  readonly firstSchema: ReadonlyMap<TableKey, TableSchema>;
-  readonly lastSchema: ReadonlyMap<TableKey, TableSchema>;
+  readonly first: Map<TableKey, TableSchema>;
+  readonly last: Map<TableKey, TableSchema>;
 }
 
 /**
@@ -98,25 +90,33 @@ export class JsonlTarget implements Target {
   readonly #encoder: JsonlEncoder;
   readonly #appender: DurableAppender;
   readonly #maxBufferedChars: number;
-  readonly #transactionMemoryChars: number;
-  readonly #spillDirectory: string | undefined;
-  readonly #inbox: Job[] = [];
-  readonly #open = new Map<number, OpenTransaction>();
+  readonly #inbox = new BatchInbox<Job>((job) => this.#take(job));
+  readonly #transactions: TransactionBuffer<TransactionSchemas>;
   /** The schema line last written for each table: a line of another shape is preceded by a new one. */
   readonly #writtenSchema = new Map<TableKey, TableSchema>();
-  #pumping = false;
-  #idle: Promise<void> = Promise.resolve();
   #failure: unknown;
   #closed: Promise<void> | undefined;
 
   constructor(options: JsonlTargetOptions) {
-    const flushIntervalMs = nonNegative(options, 'flushIntervalMs', options.flushIntervalMs ?? JSONL_DEFAULTS.flushIntervalMs);
-    this.#maxBufferedChars = positive(options, 'maxBufferedBytes', options.maxBufferedBytes ?? JSONL_DEFAULTS.maxBufferedBytes);
-    this.#transactionMemoryChars = positive(options, 'transactionMemoryBytes', options.transactionMemoryBytes ?? JSONL_DEFAULTS.transactionMemoryBytes);
+    const flushIntervalMs = atLeast(0, options, 'flushIntervalMs', options.flushIntervalMs ?? JSONL_DEFAULTS.flushIntervalMs);
+    this.#maxBufferedChars = atLeast(1, options, 'maxBufferedBytes', options.maxBufferedBytes ?? JSONL_DEFAULTS.maxBufferedBytes);
     if (options.path === '') throw new JsonlTargetError('JSONL_INVALID_OPTION', options.path, 'path is empty; give a file name, or - for stdout');
     this.path = options.path;
     this.name = options.name ?? `jsonl:${options.path}`;
-    this.#spillDirectory = options.spillDirectory;
+    this.#transactions = new TransactionBuffer<TransactionSchemas>({
+      memoryLimitChars: atLeast(1, options, 'transactionMemoryBytes', options.transactionMemoryBytes ?? JSONL_DEFAULTS.transactionMemoryBytes),
+      ...(options.spillDirectory === undefined ? {} : { spillDirectory: options.spillDirectory }),
+      createState: () => ({ first: new Map(), last: new Map() }),
+      // Schema lines of an aborted subtransaction go with it: the shapes go back to what they were.
+      saveState: ({ first, last }) => {
+        const savedFirst = new Map(first);
+        const savedLast = new Map(last);
+        return () => {
+          restore(first, savedFirst);
+          restore(last, savedLast);
+        };
+      },
+    });
     this.#encoder = new JsonlEncoder(options.source);
     const fsync = options.fsync ?? ((file: FileHandle) => file.datasync());
     const stdout = options.stdout;
@@ -126,7 +126,7 @@ export class JsonlTarget implements Target {
         : (): Promise<JsonlOutput> => openFileOutput(options.path, fsync);
     this.#appender = new DurableAppender(output, {
       flushIntervalMs,
-      syncChars: Math.min(positive(options, 'syncBytes', options.syncBytes ?? JSONL_DEFAULTS.syncBytes), this.#maxBufferedChars),
+      syncChars: Math.min(atLeast(1, options, 'syncBytes', options.syncBytes ?? JSONL_DEFAULTS.syncBytes), this.#maxBufferedChars),
       scheduler: options.scheduler ?? asyncScheduler,
     });
   }
@@ -143,72 +143,43 @@ export class JsonlTarget implements Target {
 
   /** Transactions begun and neither committed nor rolled back. */
   get openTransactions(): number {
-    return this.#open.size;
+    return this.#transactions.size;
   }
 
   write(batch: readonly TargetMessage[]): Observable<unknown> {
     const refused = this.#closed === undefined ? (this.#failure ?? this.#appender.failure) : new JsonlTargetError('JSONL_CLOSED', this.path, 'write after close');
-    if (refused !== undefined) {
-      return new Observable((subscriber) => {
-        subscriber.error(refused);
-      });
-    }
-    const done = new Promise<void>((resolve, reject) => this.#inbox.push({ batch, resolve, reject }));
-    this.#pump();
-    // The work is under way whether or not anyone subscribes; the Observable only reports it.
-    done.catch(() => undefined);
-    return new Observable((subscriber) => {
-      done.then(
-        () => {
-          subscriber.complete();
-        },
-        (error: unknown) => {
-          subscriber.error(error);
-        },
-      );
-    });
+    if (refused !== undefined) return throwError(() => refused);
+    return this.#inbox.submit((resolve, reject) => ({ batch, resolve, reject }));
   }
 
-  /** Waits for the batches given so far, writes and fsyncs them, closes the file. Idempotent. */
+  /**
+   * Waits for the batches given so far, writes and fsyncs them, closes the file. A target that was
+   * never given a line to write does not create its file. Idempotent.
+   */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      await this.#idle;
-      for (const transaction of this.#open.values()) await transaction.spool.discard();
-      this.#open.clear();
+      await this.#inbox.idle;
+      await this.#transactions.discardAll();
       await this.#appender.close();
     })();
     return this.#closed;
   }
 
-  #pump(): void {
-    if (this.#pumping) return;
-    this.#pumping = true;
-    this.#idle = this.#drainInbox();
-  }
-
-  async #drainInbox(): Promise<void> {
-    // The flag is cleared in the same synchronous step that finds the inbox empty: a `.finally`
-    // would run a microtask later, and a write arriving in between would be stranded.
+  async #take(job: Job): Promise<void> {
+    if (this.#failure !== undefined) {
+      job.reject(this.#failure);
+      return;
+    }
     try {
-      for (let job = this.#inbox.shift(); job !== undefined; job = this.#inbox.shift()) {
-        if (this.#failure !== undefined) {
-          job.reject(this.#failure);
-          continue;
-        }
-        try {
-          await this.#appender.whenBufferedBelow(this.#maxBufferedChars);
-          for (const message of job.batch) {
-            const applying = this.#apply(message);
-            if (applying !== undefined) await applying;
-          }
-          this.#appender.durable().then(job.resolve, job.reject);
-        } catch (error) {
-          this.#failure ??= error;
-          job.reject(error);
-        }
+      await this.#appender.whenBufferedBelow(this.#maxBufferedChars);
+      for (const message of job.batch) {
+        const applying = this.#apply(message);
+        if (applying !== undefined) await applying;
       }
-    } finally {
-      this.#pumping = false;
+      this.#appender.durable().then(job.resolve, job.reject);
+    } catch (error) {
+      this.#failure ??= error;
+      job.reject(error);
     }
   }
 
@@ -234,10 +205,7 @@ export class JsonlTarget implements Target {
         // Written lazily, before the first line that uses the new shape (inside its transaction).
         return undefined;
       case 'begin':
-        // A begin for a transaction still open means the stream restarted without a rollback; the
-        // server sends the transaction again from its start.
-        void this.#open.get(message.transaction.xid)?.spool.discard();
-        this.#open.set(message.transaction.xid, this.#newTransaction());
+        this.#transactions.begin(message.transaction.xid);
         return undefined;
       case 'insert':
         return this.#hold(message.xid, message.subXid, message.table, () => this.#encoder.openInsert(message.table, message.lsn, message.xid, message.row));
@@ -266,78 +234,39 @@ export class JsonlTarget implements Target {
         this.#commit(message);
         return undefined;
       case 'rollback':
-        return this.#rollback(message.xid, message.subXid);
+        return this.#transactions.rollback(message.xid, message.subXid);
     }
   }
 
-  #newTransaction(): OpenTransaction {
-    const spool = new LineSpool({
-      memoryLimitChars: this.#transactionMemoryChars,
-      ...(this.#spillDirectory === undefined ? {} : { directory: this.#spillDirectory }),
-    });
-    return { spool, firstSchema: new Map(), lastSchema: new Map(), subtransactions: new Map() };
-  }
-
   /**
-   * Appends a change line to the open transaction `xid` (opened by its first change when no begin
-   * came: a streamed transaction passed through in chunks). Marks where subtransaction `subXid` starts,
-   * and writes a schema line right there when `table` changed shape inside the transaction.
+   * Appends a change line to the open transaction `xid`, and a schema line right before it when
+   * `table` changed shape inside the transaction.
    */
   #hold(xid: number, subXid: number | undefined, table: TableSchema | undefined, line: () => string): Promise<void> | undefined {
-    let transaction = this.#open.get(xid);
-    if (transaction === undefined) {
-      transaction = this.#newTransaction();
-      this.#open.set(xid, transaction);
-    }
-    if (subXid !== undefined && !transaction.subtransactions.has(subXid)) {
-      transaction.subtransactions.set(subXid, {
-        line: transaction.spool.lineCount,
-        firstSchema: new Map(transaction.firstSchema),
-        lastSchema: new Map(transaction.lastSchema),
-      });
-    }
-    if (table !== undefined) {
-      const last = transaction.lastSchema.get(table.key);
-      if (last === undefined) {
-        transaction.firstSchema.set(table.key, table);
-        transaction.lastSchema.set(table.key, table);
-      } else if (!sameShape(last, table)) {
-        transaction.spool.append(this.#encoder.openSchema(table));
-        transaction.lastSchema.set(table.key, table);
+    return this.#transactions.hold(xid, subXid, ({ spool, state }) => {
+      if (table !== undefined) {
+        const last = state.last.get(table.key);
+        if (last === undefined) {
+          state.first.set(table.key, table);
+          state.last.set(table.key, table);
+        } else if (!sameShape(last, table)) {
+          spool.append(this.#encoder.openSchema(table));
+          state.last.set(table.key, table);
+        }
       }
-    }
-    transaction.spool.append(line());
-    return transaction.spool.needsDrain ? transaction.spool.drain() : undefined;
-  }
-
-  /**
-   * Without `subXid`: drops the transaction. With it: drops what the subtransaction and those begun
-   * after it (nested in it) added, as PostgreSQL's own apply worker does at a Stream Abort.
-   */
-  async #rollback(xid: number, subXid: number | undefined): Promise<void> {
-    const transaction = this.#open.get(xid);
-    if (transaction === undefined) return;
-    if (subXid === undefined || subXid === xid) {
-      this.#open.delete(xid);
-      await transaction.spool.discard();
-      return;
-    }
-    const start = transaction.subtransactions.get(subXid);
-    if (start === undefined) return; // none of its changes reached this target
-    await transaction.spool.truncate(start.line);
-    for (const [other, otherStart] of transaction.subtransactions) if (otherStart.line >= start.line) transaction.subtransactions.delete(other);
-    restore(transaction.firstSchema, start.firstSchema);
-    restore(transaction.lastSchema, start.lastSchema);
+      spool.append(line());
+    });
   }
 
   #commit(commit: CommitEvent): void {
-    const transaction = this.#open.get(commit.transaction.xid);
-    if (transaction === undefined) return; // nothing of it reached this target (empty, or filtered out)
-    this.#open.delete(commit.transaction.xid);
-    for (const schema of transaction.firstSchema.values()) this.#ensureSchemaWritten(schema);
-    for (const [key, schema] of transaction.lastSchema) this.#writtenSchema.set(key, schema);
-    if (transaction.spool.empty) return;
-    this.#appender.appendSpool(transaction.spool, commitSuffix(commit.transaction.commitLsn, commit.transaction.commitTime));
+    const transaction = this.#transactions.commit(commit.transaction.xid);
+    if (transaction === undefined) return;
+    const { spool, state } = transaction;
+    for (const schema of state.first.values()) this.#ensureSchemaWritten(schema);
+    for (const [key, schema] of state.last) this.#writtenSchema.set(key, schema);
+    if (spool.empty) return;
+    // The appender discards the spool once its lines are written.
+    this.#appender.appendSpool(spool, commitSuffix(commit.transaction.commitLsn, commit.transaction.commitTime));
   }
 
   #ensureSchemaWritten(table: TableSchema): void {
@@ -352,16 +281,9 @@ function restore<K, V>(map: Map<K, V>, saved: ReadonlyMap<K, V>): void {
   for (const [key, value] of saved) map.set(key, value);
 }
 
-function positive(options: JsonlTargetOptions, option: string, value: number): number {
-  if (!Number.isFinite(value) || value < 1) {
-    throw new JsonlTargetError('JSONL_INVALID_OPTION', options.path, `${option} must be a number >= 1, got ${String(value)}`);
-  }
-  return value;
-}
-
-function nonNegative(options: JsonlTargetOptions, option: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new JsonlTargetError('JSONL_INVALID_OPTION', options.path, `${option} must be a number >= 0, got ${String(value)}`);
+function atLeast(minimum: number, options: JsonlTargetOptions, option: string, value: number): number {
+  if (!Number.isFinite(value) || value < minimum) {
+    throw new JsonlTargetError('JSONL_INVALID_OPTION', options.path, `${option} must be a number >= ${minimum}, got ${String(value)}`);
   }
   return value;
 }

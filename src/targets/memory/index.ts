@@ -3,6 +3,7 @@ export {
   memoryTarget,
   MemoryTargetError,
   type MemoryChange,
+  type MemoryIndexValues,
   type MemoryTableOptions,
   type MemoryTargetOptions,
 } from './memory-target.js';

@@ -8,10 +8,13 @@ import { isUnchangedToast, type PgValue, type Row } from '../../protocol/row.js'
 import { encodeKey } from './row-key.js';
 
 export interface MemoryTableOptions {
-  /** Fields whose value identifies one row (unique lookups with `lookup`). */
+  /**
+   * The unique lookup key: one or more columns whose values together identify one row (`lookup`).
+   * It need not be the table's primary key or replica identity, by which rows are stored.
+   */
   readonly lookupFields?: readonly string[];
-  /** Fields to find many rows by (non-unique lookups with `lookupAll`). */
-  readonly additionalIndexes?: readonly string[];
+  /** Non-unique indexes, each one or more columns, to find many rows by (`lookupAll`). */
+  readonly additionalIndexes?: readonly (readonly string[])[];
 }
 
 export interface MemoryTargetOptions {
@@ -34,8 +37,9 @@ export type MemoryChange =
   | { readonly kind: 'commit'; readonly xid: number; readonly commitEndLsn: Lsn };
 
 /**
- * A message the memory target cannot apply (a change of a transaction it never saw begin). Its write
- * fails with this, so nothing after it is acknowledged.
+ * A message the memory target cannot apply (a change of a transaction it never saw begin): its write
+ * fails with this, so nothing after it is acknowledged. Also thrown for table options it cannot index
+ * by, and for a lookup by columns that have no index.
  */
 export class MemoryTargetError extends LaredoError {
   declare readonly code: 'MEMORY_TARGET';
@@ -46,6 +50,22 @@ export class MemoryTargetError extends LaredoError {
 }
 
 type TransactionalChange = Extract<TargetMessage, { kind: 'insert' | 'update' | 'delete' | 'truncate' | 'message' }>;
+
+/** Values of an index's columns: in its column order, or by column name. */
+export type MemoryIndexValues = readonly PgValue[] | Readonly<Record<string, PgValue>>;
+
+/** The indexes of one table, as configured: the unique lookup key (if any) and every index by its id. */
+interface TableIndexes {
+  readonly lookupKey: readonly string[] | undefined;
+  /** Index id (see `indexId`) -> its columns. */
+  readonly columns: ReadonlyMap<string, readonly string[]>;
+}
+
+const NO_INDEXES: TableIndexes = { lookupKey: undefined, columns: new Map() };
+
+function indexId(columns: readonly string[]): string {
+  return JSON.stringify(columns);
+}
 
 interface OpenTransaction {
   readonly changes: TransactionalChange[];
@@ -58,14 +78,14 @@ class MemoryTable {
   /** The columns rows are keyed by now; empty means the whole row. */
   keyColumns: readonly string[] = [];
   schema: TableSchema | undefined;
-  /** field -> encoded value -> row keys (insertion-ordered, the latest last). */
+  /** Index id -> encoded values of its columns -> row keys (insertion-ordered, the latest last). */
   readonly indexes = new Map<string, Map<string, Set<string>>>();
-  readonly uniqueFields: ReadonlySet<string>;
+  readonly #indexColumns: ReadonlyMap<string, readonly string[]>;
 
-  constructor(key: TableKey, options: MemoryTableOptions) {
+  constructor(key: TableKey, indexes: TableIndexes) {
     this.key = key;
-    this.uniqueFields = new Set(options.lookupFields ?? []);
-    for (const field of [...(options.lookupFields ?? []), ...(options.additionalIndexes ?? [])]) this.indexes.set(field, new Map());
+    this.#indexColumns = indexes.columns;
+    for (const id of indexes.columns.keys()) this.indexes.set(id, new Map());
   }
 
   rowKey(row: Row): string {
@@ -106,21 +126,25 @@ class MemoryTable {
   }
 
   #index(key: string, row: Row): void {
-    for (const [field, index] of this.indexes) {
-      const value = encodeKey([row[field] ?? null]);
-      let keys = index.get(value);
-      if (keys === undefined) index.set(value, (keys = new Set()));
+    for (const [id, index] of this.indexes) {
+      const values = this.#indexed(id, row);
+      let keys = index.get(values);
+      if (keys === undefined) index.set(values, (keys = new Set()));
       keys.add(key);
     }
   }
 
   #unindex(key: string, row: Row): void {
-    for (const [field, index] of this.indexes) {
-      const value = encodeKey([row[field] ?? null]);
-      const keys = index.get(value);
+    for (const [id, index] of this.indexes) {
+      const values = this.#indexed(id, row);
+      const keys = index.get(values);
       keys?.delete(key);
-      if (keys?.size === 0) index.delete(value);
+      if (keys?.size === 0) index.delete(values);
     }
+  }
+
+  #indexed(id: string, row: Row): string {
+    return encodeKey(this.#indexColumns.get(id)!.map((column) => row[column] ?? null));
   }
 }
 
@@ -132,14 +156,14 @@ class MemoryTable {
  */
 export class MemoryTarget implements Target {
   readonly name: string;
-  readonly #options: Readonly<Record<TableKey, MemoryTableOptions>>;
+  readonly #indexes = new Map<TableKey, TableIndexes>();
   readonly #tables = new Map<TableKey, MemoryTable>();
   readonly #open = new Map<number, OpenTransaction>();
   readonly #changes = new Subject<MemoryChange>();
 
   constructor(options: MemoryTargetOptions = {}) {
     this.name = options.name ?? 'memory';
-    this.#options = options.tables ?? {};
+    for (const [table, tableOptions] of Object.entries(options.tables ?? {})) this.#indexes.set(table, tableIndexes(table, tableOptions));
   }
 
   /** Everything the target applies from now on. */
@@ -202,39 +226,70 @@ export class MemoryTarget implements Target {
     return stored.rows.get(encodeKey(values));
   }
 
-  /** The row whose `field` (a `lookupFields` entry) equals `value`. */
-  lookup(table: TableKey, field: string, value: PgValue): Row | undefined {
-    const stored = this.#tables.get(table);
-    if (stored !== undefined && !stored.uniqueFields.has(field)) {
-      throw new MemoryTargetError(`${table}.${field} is not one of the table's lookupFields; configure it, or use lookupAll for additionalIndexes`);
+  /**
+   * The row whose lookup key (`lookupFields`) has `values`: in key column order, or by column name.
+   * When two rows share the key (the table does not enforce it), the one stored last.
+   */
+  lookup(table: TableKey, values: MemoryIndexValues): Row | undefined;
+  /** The row whose one-column lookup key `field` equals `value`. */
+  lookup(table: TableKey, field: string, value: PgValue): Row | undefined;
+  lookup(table: TableKey, valuesOrField: MemoryIndexValues | string, value?: PgValue): Row | undefined {
+    const key = this.#indexes.get(table)?.lookupKey;
+    if (key === undefined) {
+      throw new MemoryTargetError(`${table} has no lookup key; set tables["${table}"].lookupFields, or use lookupAll for additionalIndexes`);
     }
-    const keys = this.#indexKeys(table, field, value);
+    if (typeof valuesOrField === 'string' && (key.length !== 1 || key[0] !== valuesOrField)) {
+      throw new MemoryTargetError(
+        `${table}.${valuesOrField} is not the table's lookup key (${key.join(', ')}); ` +
+          (key.length === 1 ? 'use lookupAll for additionalIndexes' : 'give the values of all its columns: lookup(table, [...values])'),
+      );
+    }
+    const keys = this.#indexKeys(table, key, typeof valuesOrField === 'string' ? [value ?? null] : valuesOrField);
     const last = [...keys].at(-1);
-    return last === undefined ? undefined : stored?.rows.get(last);
+    return last === undefined ? undefined : this.#tables.get(table)?.rows.get(last);
   }
 
-  /** Every row whose `field` (a `lookupFields` or `additionalIndexes` entry) equals `value`. */
-  lookupAll(table: TableKey, field: string, value: PgValue): Row[] {
+  /**
+   * Every row whose `fields` (the columns of an `additionalIndexes` entry or of `lookupFields`, in
+   * their order) have `values` (in that order, or by column name), in the order first stored.
+   */
+  lookupAll(table: TableKey, fields: readonly string[], values: MemoryIndexValues): Row[];
+  /** Every row whose `field` (a one-column index) equals `value`. */
+  lookupAll(table: TableKey, field: string, value: PgValue): Row[];
+  lookupAll(table: TableKey, fieldOrFields: string | readonly string[], valueOrValues: PgValue): Row[] {
+    const single = typeof fieldOrFields === 'string';
+    const keys = this.#indexKeys(table, single ? [fieldOrFields] : fieldOrFields, single ? [valueOrValues] : valueOrValues);
     const stored = this.#tables.get(table);
-    return [...this.#indexKeys(table, field, value)].flatMap((key) => {
+    return [...keys].flatMap((key) => {
       const row = stored?.rows.get(key);
       return row === undefined ? [] : [row];
     });
   }
 
-  #indexKeys(table: TableKey, field: string, value: PgValue): ReadonlySet<string> {
-    const options = this.#options[table];
-    const indexed = [...(options?.lookupFields ?? []), ...(options?.additionalIndexes ?? [])].includes(field);
-    if (!indexed) {
-      throw new MemoryTargetError(`${table}.${field} has no index; add it to tables["${table}"].lookupFields or additionalIndexes`);
+  /** `values` comes from the caller unchecked (a one-column value is a PgValue too, so the overloads cannot tell). */
+  #indexKeys(table: TableKey, columns: readonly string[], values: PgValue): ReadonlySet<string> {
+    const id = indexId(columns);
+    if (this.#indexes.get(table)?.columns.has(id) !== true) {
+      throw new MemoryTargetError(`${table} has no index on (${columns.join(', ')}); add it to tables["${table}"].additionalIndexes (or lookupFields)`);
     }
-    return this.#tables.get(table)?.indexes.get(field)?.get(encodeKey([value])) ?? new Set();
+    let ordered: readonly PgValue[];
+    if (Array.isArray(values)) {
+      ordered = values;
+      if (ordered.length !== columns.length) {
+        throw new MemoryTargetError(`${table}: the index on (${columns.join(', ')}) takes ${columns.length} values, got ${ordered.length}`);
+      }
+    } else if (isRecord(values)) {
+      ordered = columns.map((column) => values[column] ?? null);
+    } else {
+      throw new MemoryTargetError(`${table}: give the values of (${columns.join(', ')}) as an array in that order, or as an object by column name`);
+    }
+    return this.#tables.get(table)?.indexes.get(id)?.get(encodeKey(ordered)) ?? new Set();
   }
 
   #table(schema: TableSchema): MemoryTable {
     let table = this.#tables.get(schema.key);
     if (table === undefined) {
-      table = new MemoryTable(schema.key, this.#options[schema.key] ?? {});
+      table = new MemoryTable(schema.key, this.#indexes.get(schema.key) ?? NO_INDEXES);
       this.#tables.set(schema.key, table);
     }
     if (table.schema !== schema) table.useSchema(schema);
@@ -374,6 +429,26 @@ function mergeUnchangedToast(row: Row, stored: Row | undefined, old: Row | undef
     merged[column] = known;
   }
   return merged ?? row;
+}
+
+function isRecord(value: PgValue): value is Readonly<Record<string, PgValue>> {
+  return typeof value === 'object' && value !== null && !Buffer.isBuffer(value) && !Array.isArray(value);
+}
+
+/** Checks one table's index options; a bad one is a typed error at construction, not a wrong lookup later. */
+function tableIndexes(table: TableKey, options: MemoryTableOptions): TableIndexes {
+  const columns = new Map<string, readonly string[]>();
+  const add = (option: string, index: unknown): readonly string[] => {
+    if (!Array.isArray(index) || index.length === 0 || !index.every((column) => typeof column === 'string' && column !== '')) {
+      throw new MemoryTargetError(`tables["${table}"].${option} must be a non-empty list of column names, e.g. ['customer_id', 'status']; got ${JSON.stringify(index)}`);
+    }
+    const names = [...(index as string[])];
+    columns.set(indexId(names), names);
+    return names;
+  };
+  const lookupKey = options.lookupFields === undefined || options.lookupFields.length === 0 ? undefined : add('lookupFields', options.lookupFields);
+  (options.additionalIndexes ?? []).forEach((index, position) => add(`additionalIndexes[${position}]`, index));
+  return { lookupKey, columns };
 }
 
 function sameColumns(a: readonly string[], b: readonly string[]): boolean {

@@ -1,6 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { TargetMessage } from '../../../src/model/events.js';
-import { TargetActor } from '../../../src/operators/target-actor.js';
 import { UNCHANGED_TOAST } from '../../../src/protocol/row.js';
 import { HttpSyncError, httpSyncTarget, type HttpSyncTargetOptions } from '../../../src/targets/http-sync/index.js';
 import { waitFor } from '../../support/wait.js';
@@ -11,6 +9,7 @@ import {
   commit,
   commitTimeOf,
   committed,
+  committedInserts,
   durable,
   insert,
   INT4,
@@ -23,7 +22,8 @@ import {
   truncate,
   update,
   watch,
-} from '../jsonl/fixtures.js';
+  writeThroughActor,
+} from '../fixtures.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
 let receiver: Receiver;
@@ -297,14 +297,7 @@ describe('httpSyncTarget durability and failures', () => {
 
   it('works behind the target actor: every posted message becomes durable, changes arrive in order', async () => {
     const sync = target({ batchSize: 50 });
-    const actor = new TargetActor(sync, { maxInFlight: 4, maxBatch: 16 });
-    const messages: TargetMessage[] = [reset(items), baseline(items, [{ id: 0, name: 'base', data: null }]), baselineComplete(items, 1)];
-    for (let xid = 1; xid <= 200; xid++) messages.push(...committed(xid, insert(xid, items, { id: xid, name: 'x', data: null })));
-    messages.forEach((message, sequence) => {
-      actor.post(sequence, message);
-    });
-    await waitFor(() => actor.durableThrough === messages.length - 1, { what: 'every message durable' });
-    actor.dispose();
+    await writeThroughActor(sync, [reset(items), baseline(items, [{ id: 0, name: 'base', data: null }]), baselineComplete(items, 1), ...committedInserts(200)]);
     const xids = receiver.accepted.flatMap((request) => (request.body.changes ?? []).map((change: { xid: number }) => change.xid));
     expect(xids).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
@@ -335,11 +328,9 @@ describe('httpSyncTarget durability and failures', () => {
 });
 
 describe('httpSyncTarget streamed transactions', () => {
-  it.each([
-    ['in memory', 1 << 20],
-    ['spilled to a temporary file', 200],
-  ])('drops only an aborted subtransaction and those nested in it (%s)', async (_where, transactionMemoryBytes) => {
-    const sync = target({ transactionMemoryBytes });
+  it('drops only an aborted subtransaction and those nested in it', async () => {
+    // In memory and spilled alike, and under any nesting: test/targets/transaction-buffer.test.ts.
+    const sync = target();
     const row = (id: number) => ({ id, name: `row ${id}`, data: null });
     await durable(sync.write([insert(90, items, row(1)), { ...insert(90, items, row(2)), subXid: 91 }, { ...insert(90, items, row(3)), subXid: 92 }]));
     await durable(sync.write([{ ...insert(90, items, row(4)), subXid: 92 }, { ...rollback(90), subXid: 91 }, { ...insert(90, items, row(5)), subXid: 94 }, commit(90)]));

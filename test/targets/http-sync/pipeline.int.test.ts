@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonValue } from '../../../src/protocol/row.js';
 import { httpSyncTarget, type ChangesBody } from '../../../src/targets/http-sync/index.js';
 import { createTestDatabase, testServer, type TestDatabase } from '../../support/postgres.js';
-import { durable } from '../jsonl/fixtures.js';
+import { durable } from '../fixtures.js';
 import { captureWorkload, laredoSession, SCHEMA_SQL, selectRows, TABLES } from '../jsonl/support/real-changes.js';
 import { startReceiver, type Receiver, type ReceivedRequest } from './receiver.js';
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { jsonlTarget, readJsonl, rebuildTables } from '../../../src/targets/jsonl/index.js';
 import { waitFor } from '../../support/wait.js';
-import { committed, durable, insert, items } from './fixtures.js';
+import { committed, durable, insert, items } from '../fixtures.js';
 
 let directory: string;
 

@@ -6,7 +6,6 @@ import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TargetMessage } from '../../../src/model/events.js';
 import { UNCHANGED_TOAST } from '../../../src/protocol/row.js';
-import { TargetActor } from '../../../src/operators/target-actor.js';
 import { jsonlTarget, JsonlTargetError, readJsonl, type JsonlTargetOptions } from '../../../src/targets/jsonl/index.js';
 import { waitFor } from '../../support/wait.js';
 import {
@@ -16,6 +15,7 @@ import {
   commit,
   commitTimeOf,
   committed,
+  committedInserts,
   durable,
   insert,
   INT4,
@@ -28,7 +28,8 @@ import {
   truncate,
   update,
   watch,
-} from './fixtures.js';
+  writeThroughActor,
+} from '../fixtures.js';
 
 let directory: string;
 let path: string;
@@ -166,11 +167,9 @@ describe('jsonlTarget line format', () => {
     ]);
   });
 
-  it.each([
-    ['in memory', 1 << 20],
-    ['spilled to a temporary file', 200],
-  ])('drops only an aborted subtransaction and those nested in it (%s)', async (_where, transactionMemoryBytes) => {
-    const jsonl = target({ transactionMemoryBytes });
+  it('drops only an aborted subtransaction and those nested in it', async () => {
+    // In memory and spilled alike, and under any nesting: test/targets/transaction-buffer.test.ts.
+    const jsonl = target();
     const row = (id: number) => ({ id, name: `row ${id}`, data: null });
     await durable(
       jsonl.write([
@@ -183,6 +182,28 @@ describe('jsonlTarget line format', () => {
     await durable(jsonl.write([{ ...insert(90, items, row(4)), subXid: 92 }, { ...rollback(90), subXid: 91 }, { ...insert(90, items, row(5)), subXid: 94 }, commit(90)]));
     await jsonl.close();
     expect((await fileLines()).filter((line) => line.op === 'insert').map((line) => (line.row as { id: number }).id)).toEqual([1, 5]);
+  });
+
+  it('forgets a shape that only an aborted subtransaction used: its next use writes the schema line again', async () => {
+    const widened = table('items', [['id', INT4, true], ['name', TEXT], ['data', 3802], ['added', INT4]]);
+    const jsonl = target();
+    await durable(
+      jsonl.write([
+        insert(90, items, { id: 1, name: 'kept', data: null }),
+        { ...insert(90, widened, { id: 2, name: 'gone', data: null, added: 1 }), subXid: 91 },
+        { ...rollback(90), subXid: 91 },
+        commit(90),
+        ...committed(92, insert(92, widened, { id: 3, name: 'new shape', data: null, added: 2 })),
+      ]),
+    );
+    await jsonl.close();
+    const lines = await fileLines();
+    expect(lines.map((line) => [line.op, (line.columns as unknown[] | undefined)?.length ?? (line.row as { id: number }).id])).toEqual([
+      ['schema', 3],
+      ['insert', 1],
+      ['schema', 4],
+      ['insert', 3],
+    ]);
   });
 
   it('writes update old keys without the NULLs of a K tuple, full old rows, deletes and one truncate line per table', async () => {
@@ -378,6 +399,15 @@ describe('jsonlTarget files and streams', () => {
     );
   });
 
+  it('creates no file when closed before it had a line to write', async () => {
+    await target().close();
+    const heldOnly = target();
+    // A transaction that never committed has nothing to write either.
+    await durable(heldOnly.write([begin(1), insert(1, items, { id: 1, name: 'a', data: null })]));
+    await heldOnly.close();
+    expect(await readdir(directory)).toEqual([]);
+  });
+
   it('writes to stdout ("-") and counts a batch durable once the stream took it', async () => {
     const chunks: string[] = [];
     let release: (() => void) | undefined;
@@ -416,14 +446,7 @@ describe('jsonlTarget files and streams', () => {
 
   it('works behind the target actor: every posted message becomes durable, in order', async () => {
     const jsonl = target();
-    const actor = new TargetActor(jsonl, { maxInFlight: 4, maxBatch: 16 });
-    const messages: TargetMessage[] = [reset(items), baseline(items, [{ id: 0, name: 'base', data: null }])];
-    for (let xid = 1; xid <= 200; xid++) messages.push(...committed(xid, insert(xid, items, { id: xid, name: 'x', data: null })));
-    messages.forEach((message, sequence) => {
-      actor.post(sequence, message);
-    });
-    await waitFor(() => actor.durableThrough === messages.length - 1, { what: 'every message durable' });
-    actor.dispose();
+    await writeThroughActor(jsonl, [reset(items), baseline(items, [{ id: 0, name: 'base', data: null }]), ...committedInserts(200)]);
     await jsonl.close();
     expect((await fileLines()).filter((line) => line.op === 'insert').map((line) => line.xid)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TargetMessage } from '../../../src/model/events.js';
 import { jsonlTarget, readJsonl, rebuildTables, type JsonlLine } from '../../../src/targets/jsonl/index.js';
 import { createTestDatabase, testServer, type TestDatabase } from '../../support/postgres.js';
-import { durable } from './fixtures.js';
+import { durable } from '../fixtures.js';
 import { captureWorkload, laredoSession, SCHEMA_SQL, selectRows, TABLES } from './support/real-changes.js';
 
 let db: TestDatabase;

@@ -14,7 +14,7 @@ import {
   rebuildTables,
   type JsonlLine,
 } from '../../../src/targets/jsonl/index.js';
-import { baseline, baselineComplete, begin, commit, durable, insert, INT4, remove, reset, rollback, table, TEXT, truncate, update } from './fixtures.js';
+import { baseline, baselineComplete, begin, commit, durable, insert, INT4, remove, reset, rollback, table, TEXT, truncate, update } from '../fixtures.js';
 
 let directory: string;
 

@@ -81,7 +81,7 @@ describe(`memoryTarget fed from a real slot on PostgreSQL ${testServer().major}`
   });
 
   it.each<StreamedTransactions>(['assemble', 'passthrough'])('holds exactly the table’s rows with streamed transactions %s', async (streams) => {
-    const target = memoryTarget({ tables: { 'public.accounts': { additionalIndexes: ['owner'] } } });
+    const target = memoryTarget({ tables: { 'public.accounts': { additionalIndexes: [['owner']] } } });
     const positions = await lastValueFrom(
       from(frames).pipe(decodePgoutput({ protocolVersion: 2, streams }), rollbackOnInterrupt(), acknowledge([target]), toArray()),
     );

@@ -2,7 +2,7 @@
 // transaction 2, whose fsync never returns; the parent kills the process while it hangs there.
 import type { FileHandle } from 'node:fs/promises';
 import { jsonlTarget } from '../../../../src/targets/jsonl/index.js';
-import { committed, insert, items } from '../fixtures.js';
+import { committed, insert, items } from '../../fixtures.js';
 
 const path = process.argv[2]!;
 // A stalled fsync is a promise that never settles, which alone would let the process exit: stay up

@@ -1,4 +1,4 @@
-// Builders for the target messages the jsonl and http-sync target tests feed in.
+// Builders for the target messages the target tests (jsonl, http-sync, the transaction buffer) feed in.
 import { lastValueFrom, type Observable } from 'rxjs';
 import { defaultIfEmpty } from 'rxjs/operators';
 import type {
@@ -13,10 +13,13 @@ import type {
   TargetMessage,
   TruncateChange,
   UpdateChange,
-} from '../../../src/model/events.js';
-import type { TableSchema } from '../../../src/model/table.js';
-import type { RelationColumn } from '../../../src/protocol/pgoutput-messages.js';
-import type { Row } from '../../../src/protocol/row.js';
+} from '../../src/model/events.js';
+import type { TableSchema } from '../../src/model/table.js';
+import type { Target } from '../../src/model/target.js';
+import { TargetActor } from '../../src/operators/target-actor.js';
+import type { RelationColumn } from '../../src/protocol/pgoutput-messages.js';
+import type { Row } from '../../src/protocol/row.js';
+import { waitFor } from '../support/wait.js';
 
 export const INT4 = 23;
 export const INT8 = 20;
@@ -110,6 +113,24 @@ export function truncate(xid: number, ...tables: TableSchema[]): TruncateChange 
 /** begin, the changes, commit. */
 export function committed(xid: number, ...changes: TargetMessage[]): TargetMessage[] {
   return [begin(xid), ...changes, commit(xid)];
+}
+
+/** Transactions 1 to `count`, each inserting the items row whose id is its xid. */
+export function committedInserts(count: number): TargetMessage[] {
+  return Array.from({ length: count }, (_, index) => committed(index + 1, insert(index + 1, items, { id: index + 1, name: 'x', data: null }))).flat();
+}
+
+/** Posts `messages` to `target` through a target actor, as the pipeline does, and waits until all are durable. */
+export async function writeThroughActor(target: Target, messages: readonly TargetMessage[]): Promise<void> {
+  const actor = new TargetActor(target, { maxInFlight: 4, maxBatch: 16 });
+  try {
+    messages.forEach((message, sequence) => {
+      actor.post(sequence, message);
+    });
+    await waitFor(() => actor.durableThrough === messages.length - 1, { what: 'every message durable' });
+  } finally {
+    actor.dispose();
+  }
 }
 
 /** Resolves when the Observable completes (durable); rejects when it errors. */

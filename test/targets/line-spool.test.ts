@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { LineSpool, SpoolError } from '../../../src/targets/jsonl/line-spool.js';
+import { LineSpool, SpoolError } from '../../src/targets/line-spool.js';
 
 let directory: string;
 

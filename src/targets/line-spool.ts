@@ -3,7 +3,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { LaredoError } from '../../errors.js';
+import { LaredoError } from '../errors.js';
 
 export interface LineSpoolOptions {
   /** Characters held in memory before the lines move to a temporary file. */
