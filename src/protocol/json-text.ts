@@ -25,19 +25,27 @@ type Builder = (values: readonly JsonValue[], base: number) => { [key: string]: 
 /** A sequence of keys (the path from the root), what followed it last time, and how to build an object of exactly these keys. */
 interface Shape {
   readonly keys: readonly string[];
-  /** The key that followed this sequence last time, and the shape that made: objects mostly repeat. */
-  nextKey: string;
+  /** The text that leads here from the previous shape, `"key": ` (empty for the root), as UTF-16 code units. */
+  readonly token: readonly number[];
+  /** The shape the key that followed this sequence last time made: objects mostly repeat. */
   next: Shape | undefined;
   children: Map<string, Shape> | undefined;
   /** Compiled on first use; null where code generation from strings is disallowed. */
   build: Builder | null | undefined;
 }
 
-function shape(keys: readonly string[]): Shape {
-  return { keys, nextKey: '', next: undefined, children: undefined, build: undefined };
+function shape(keys: readonly string[], token: readonly number[]): Shape {
+  return { keys, token, next: undefined, children: undefined, build: undefined };
 }
 
-let root = shape([]);
+/** The UTF-16 code units of `text`: comparing with numbers reads one string instead of two. */
+function codeUnits(text: string): number[] {
+  const units: number[] = [];
+  for (let i = 0; i < text.length; i++) units.push(text.charCodeAt(i));
+  return units;
+}
+
+let root = shape([], []);
 let shapes = 0;
 
 /**
@@ -203,45 +211,108 @@ function parseArray(): JsonValue {
   return array;
 }
 
-/** Whether the key at pos (its opening quote) is `key` followed by its closing quote. */
-function keyMatches(key: string): boolean {
-  const length = key.length;
-  if (length === 0 || end - pos < length + 2 || text.charCodeAt(pos + 1 + length) !== 0x22) return false;
-  for (let i = 0; i < length; i++) if (text.charCodeAt(pos + 1 + i) !== key.charCodeAt(i)) return false;
+/** Whether `token` is at `at` in `source`, whose character at `at` the caller found to be token's first. */
+function tokenAt(source: string, at: number, stop: number, token: readonly number[]): boolean {
+  const length = token.length;
+  if (stop - at < length) return false;
+  for (let i = 1; i < length; i++) if (source.charCodeAt(at + i) !== token[i]) return false;
   return true;
 }
 
+const FALSE = codeUnits('false');
+const TRUE = codeUnits('true');
+const NULL = codeUnits('null');
+
+/**
+ * The hot path: an object of scalars in jsonb_out's form, keys as last time. Reads with a local
+ * position (module variables are context slots: every access a load, every move a store) and converts
+ * strings, small integers and literals inline; anything else (nested values, other numbers, new keys)
+ * goes through the general functions, which continue from `pos`.
+ */
 function parseObject(): JsonValue {
   if (++depth > MAX_DEPTH) return fail();
-  pos++;
-  if (pos < end && text.charCodeAt(pos) === 0x7d /* } */) {
-    pos++;
+  const source = text;
+  const stop = end;
+  let at = pos + 1;
+  if (at < stop && source.charCodeAt(at) === 0x7d /* } */) {
+    pos = at + 1;
     depth--;
     return {};
   }
   const base = sp;
   let current = root;
   for (;;) {
-    if (pos >= end || text.charCodeAt(pos) !== 0x22) return fail();
-    const expected = current.nextKey;
-    if (current.next !== undefined && keyMatches(expected)) {
-      pos += expected.length + 2;
-      current = current.next;
+    if (at >= stop || source.charCodeAt(at) !== 0x22 /* " */) return fail();
+    // The key in its quotes and `": "` as one token: objects mostly repeat the last key sequence.
+    const next = current.next;
+    if (next !== undefined && tokenAt(source, at, stop, next.token)) {
+      at += next.token.length;
+      current = next;
     } else {
+      pos = at;
       const key = parseString();
       if (failed) return null;
       // As a literal key `__proto__` would set the prototype; JSON.parse makes an own property.
       if (key === '__proto__' || current.keys.length >= MAX_KEYS) return fail();
       current = follow(current, key as string);
+      if (!separator(0x3a /* : */)) return fail();
+      at = pos;
     }
-    if (!separator(0x3a /* : */)) return fail();
-    const value = parseValue();
-    if (failed) return null;
+    let value: JsonValue;
+    const c = at < stop ? source.charCodeAt(at) : 0;
+    if (c === 0x22) {
+      let i = at + 1;
+      for (;;) {
+        if (i >= stop) return fail();
+        const s = source.charCodeAt(i);
+        if (s === 0x22) break;
+        // An escape goes to JSON.parse; a raw control character is invalid JSON.
+        if (s === 0x5c /* \ */ || s < 0x20) return fail();
+        i++;
+      }
+      value = source.substring(at + 1, i);
+      at = i + 1;
+    } else if (c >= 0x31 && c <= 0x39) {
+      // A positive integer of up to 15 digits (below 2^53, so exact); anything longer or with a
+      // fraction or exponent goes to parseNumber.
+      let i = at + 1;
+      let n = c - 0x30;
+      let s = i < stop ? source.charCodeAt(i) : 0;
+      while (s >= 0x30 && s <= 0x39) {
+        n = n * 10 + (s - 0x30);
+        s = ++i < stop ? source.charCodeAt(i) : 0;
+      }
+      if (i - at <= 15 && s !== 0x2e /* . */ && s !== 0x65 /* e */ && s !== 0x45 /* E */) {
+        value = n;
+        at = i;
+      } else {
+        pos = at;
+        value = parseNumber();
+        if (failed) return null;
+        at = pos;
+      }
+    } else if (c === 0x66 /* f */ && tokenAt(source, at, stop, FALSE)) {
+      value = false;
+      at += 5;
+    } else if (c === 0x74 /* t */ && tokenAt(source, at, stop, TRUE)) {
+      value = true;
+      at += 4;
+    } else if (c === 0x6e /* n */ && tokenAt(source, at, stop, NULL)) {
+      value = null;
+      at += 4;
+    } else {
+      pos = at;
+      value = parseValue();
+      if (failed) return null;
+      at = pos;
+    }
     stack[sp++] = value;
-    if (pos < end && text.charCodeAt(pos) === 0x7d) break;
-    if (!separator(0x2c)) return fail();
+    const after = at < stop ? source.charCodeAt(at) : 0;
+    if (after === 0x7d) break;
+    if (after !== 0x2c /* , */ || at + 1 >= stop || source.charCodeAt(at + 1) !== 0x20) return fail();
+    at += 2;
   }
-  pos++;
+  pos = at + 1;
   depth--;
   let build = current.build;
   if (build === undefined) build = current.build = compile(current.keys);
@@ -258,13 +329,12 @@ function follow(from: Shape, key: string): Shape {
     if (++shapes > MAX_SHAPES) {
       // Too many key sequences (keys that are data, not names): forget them all and learn again.
       // Shapes in use stay valid; they are just no longer reachable from the root.
-      root = shape([]);
+      root = shape([], []);
       shapes = 1;
     }
-    next = shape([...from.keys, key]);
+    next = shape([...from.keys, key], codeUnits(`"${key}": `));
     (from.children ??= new Map()).set(key, next);
   }
-  from.nextKey = key;
   from.next = next;
   return next;
 }

@@ -24,6 +24,7 @@ import type {
   UpdateMessage,
 } from './pgoutput-messages.js';
 import { UNCHANGED_TOAST, type PgValue, type Row } from './row.js';
+import { tupleReader, type TupleCursor, type TupleReader } from './tuple-reader.js';
 import { binaryParser, textParser, textRangeParser, type BinaryParser, type TextParser, type TextRangeParser, type ValueOptions } from './values.js';
 
 /** The pgoutput `proto_version` a decoder understands. */
@@ -62,6 +63,8 @@ interface CachedRelation {
   readonly buildRow: (values: readonly PgValue[]) => Row;
   /** Scratch space for one tuple's values, reused for every row of this relation. */
   readonly values: PgValue[];
+  /** The compiled hot path for text tuples (see tuple-reader.ts); null where there is none. */
+  readonly readTuple: TupleReader | null;
 }
 
 // Tag bytes of "Logical Replication Message Formats".
@@ -221,6 +224,8 @@ export class PgoutputDecoder {
   readonly #binary: boolean;
   readonly #valueOptions: ValueOptions;
   readonly #relations = new Map<number, CachedRelation>();
+  /** The relation of the last row change, while it is the one in `#relations` (see #rowRelation). */
+  #lastRelation: CachedRelation | undefined;
   readonly #types = new Map<number, TypeMessage>();
   /** Inside a Stream Start .. Stream Stop block. */
   #inStream = false;
@@ -234,6 +239,8 @@ export class PgoutputDecoder {
   /** The message's tuple bytes as one string, from `#textStart` on; see #sharedText. */
   #text: string | undefined;
   #textStart = 0;
+  /** Where a compiled tuple reader leaves the offset. */
+  readonly #cursor: TupleCursor = { at: 0 };
 
   constructor(options: PgoutputDecoderOptions = {}) {
     const version = options.protocolVersion ?? 4;
@@ -296,21 +303,26 @@ export class PgoutputDecoder {
     }
     // Only a message that decoded completely changes the decoder's state: after a ProtocolError the
     // decoder is as it was before, so the caller can tell what went wrong without anything else breaking.
-    switch (message.tag) {
-      case 'relation':
-        this.#relations.set(message.relationId, this.#prepareRelation(message));
-        break;
-      case 'type':
-        this.#types.set(message.typeOid, message);
-        break;
-      case 'stream_start':
-        this.#inStream = true;
-        break;
-      case 'stream_stop':
-        this.#inStream = false;
-        break;
-      default:
-        break;
+    // Row changes, nearly every message, change nothing: they are ruled out by the tag byte, cheaper
+    // than comparing the message's tag string with each case below.
+    if (tag !== INSERT && tag !== UPDATE && tag !== DELETE) {
+      switch (message.tag) {
+        case 'relation':
+          this.#relations.set(message.relationId, this.#prepareRelation(message));
+          this.#lastRelation = undefined;
+          break;
+        case 'type':
+          this.#types.set(message.typeOid, message);
+          break;
+        case 'stream_start':
+          this.#inStream = true;
+          break;
+        case 'stream_stop':
+          this.#inStream = false;
+          break;
+        default:
+          break;
+      }
     }
     return message;
   }
@@ -514,7 +526,7 @@ export class PgoutputDecoder {
   #converters(
     names: readonly string[],
     typeOids: readonly number[],
-  ): Pick<CachedRelation, 'names' | 'typeOids' | 'textParsers' | 'rangeParsers' | 'binaryParsers' | 'values'> {
+  ): Pick<CachedRelation, 'names' | 'typeOids' | 'textParsers' | 'rangeParsers' | 'binaryParsers' | 'values' | 'readTuple'> {
     return {
       names,
       typeOids,
@@ -522,6 +534,7 @@ export class PgoutputDecoder {
       rangeParsers: typeOids.map((oid) => (this.#binary ? undefined : textRangeParser(oid, this.#valueOptions))),
       binaryParsers: typeOids.map((oid) => (this.#binary ? binaryParser(oid, this.#valueOptions) : undefined)),
       values: new Array<PgValue>(names.length).fill(null),
+      readTuple: this.#binary ? null : tupleReader(names, typeOids, this.#valueOptions),
     };
   }
 
@@ -624,8 +637,12 @@ export class PgoutputDecoder {
   #rowRelation(): CachedRelation {
     const at = this.#offset;
     const relationId = this.#uint32('relation id');
+    // Changes mostly come in runs on one table: a Map lookup (hashing the id) only when the table changes.
+    const last = this.#lastRelation;
+    if (last !== undefined && last.message.relationId === relationId) return last;
     const relation = this.#relations.get(relationId);
     if (relation === undefined) throw this.#unknownRelation(relationId, at);
+    this.#lastRelation = relation;
     return relation;
   }
 
@@ -648,6 +665,21 @@ export class PgoutputDecoder {
       );
     }
     at += 2;
+    const readTuple = relation.readTuple;
+    if (readTuple !== null) {
+      const text = this.#sharedText();
+      if (text !== '') {
+        try {
+          const row = readTuple(data, at, end, text, this.#textStart, this.#cursor);
+          if (row !== undefined) {
+            this.#offset = this.#cursor.at;
+            return row;
+          }
+        } catch {
+          // A value its converter refuses: the loop below meets it again and names the column.
+        }
+      }
+    }
     const values = relation.values;
     for (let column = 0; column < count; column++) {
       if (at >= end) throw this.#truncated('TupleData column kind', 1, at);

@@ -326,11 +326,11 @@ function parseTimestamptzText(text: string): string {
 }
 
 /**
- * True when `text` has `YYYY-MM-DD HH:MM:SS` (a four-digit year) at `at`: every digit and separator
- * checked, fields in range, without scanning for anything else. The caller makes sure 19 characters
- * are there.
+ * The date of `YYYY-MM-DD HH:MM:SS` (a four-digit year) at `at` in `text`, as the number YYYYMMDD, or
+ * -1 when that is not there: every digit and separator checked, fields in range, without scanning for
+ * anything else. The caller makes sure 19 characters are there.
  */
-function hasIsoDateTimePrefix(text: string, at: number): boolean {
+function isoDateTimePrefixDay(text: string, at: number): number {
   if (
     text.charCodeAt(at + 4) !== 45 ||
     text.charCodeAt(at + 7) !== 45 ||
@@ -338,7 +338,7 @@ function hasIsoDateTimePrefix(text: string, at: number): boolean {
     text.charCodeAt(at + 13) !== 58 ||
     text.charCodeAt(at + 16) !== 58
   ) {
-    return false;
+    return -1;
   }
   // Straight-line on purpose: this runs for every timestamp of every row.
   const y0 = text.charCodeAt(at) - 48;
@@ -360,17 +360,26 @@ function hasIsoDateTimePrefix(text: string, at: number): boolean {
     !(mo0 >= 0 && mo0 <= 1 && mo1 >= 0 && mo1 <= 9 && d0 >= 0 && d0 <= 3 && d1 >= 0 && d1 <= 9) ||
     !(h0 >= 0 && h0 <= 2 && h1 >= 0 && h1 <= 9 && mi0 >= 0 && mi0 <= 5 && mi1 >= 0 && mi1 <= 9 && s0 >= 0 && s0 <= 5 && s1 >= 0 && s1 <= 9)
   ) {
-    return false;
+    return -1;
   }
   const month = mo0 * 10 + mo1;
   const day = d0 * 10 + d1;
-  return month >= 1 && month <= 12 && day >= 1 && day <= 31 && h0 * 10 + h1 < 24;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || h0 * 10 + h1 >= 24) return -1;
+  return (((y0 * 10 + y1) * 10 + y2) * 10 + y3) * 10_000 + month * 100 + day;
 }
 
 // What follows the printed time to make it ISO: the fraction padded to six digits, and `Z` for
 // timestamptz; indexed by the fraction digits PostgreSQL printed (0 = no fraction).
 const FRACTION_PADDING = ['.000000', '00000', '0000', '000', '00', '0', ''];
 const FRACTION_PADDING_Z = FRACTION_PADDING.map((padding) => `${padding}Z`);
+
+/**
+ * `YYYY-MM-DDT` of the last timestamp converted, and its date as YYYYMMDD: timestamps in a stream
+ * mostly fall on the same few days, and reusing the date spares making it (a copy of 10 characters,
+ * then another of 11 with the `T`) for every value.
+ */
+let lastIsoDay = -1;
+let lastIsoDatePrefix = '';
 
 /**
  * The fast path, for what a UTC session prints for years 1000-9999, of the timestamp at
@@ -381,15 +390,21 @@ function isoTimestampFastPath(text: string, start: number, end: number, withZone
   const timeEnd = withZone ? end - 3 : end;
   const timeLength = timeEnd - start;
   if (
-    (timeLength === 19 || (timeLength >= 21 && timeLength <= 26 && text.charCodeAt(start + 19) === 46)) /* . */ &&
-    (!withZone || (text.charCodeAt(timeEnd) === 43 /* + */ && text.charCodeAt(timeEnd + 1) === 48 && text.charCodeAt(timeEnd + 2) === 48)) &&
-    hasIsoDateTimePrefix(text, start) &&
-    areDigits(text, start + 20, timeEnd)
+    !(timeLength === 19 || (timeLength >= 21 && timeLength <= 26 && text.charCodeAt(start + 19) === 46)) /* . */ ||
+    (withZone && !(text.charCodeAt(timeEnd) === 43 /* + */ && text.charCodeAt(timeEnd + 1) === 48 && text.charCodeAt(timeEnd + 2) === 48)) ||
+    !areDigits(text, start + 20, timeEnd)
   ) {
-    const fractionDigits = timeLength === 19 ? 0 : timeLength - 20;
-    return `${text.slice(start, start + 10)}T${text.slice(start + 11, timeEnd)}${withZone ? FRACTION_PADDING_Z[fractionDigits]! : FRACTION_PADDING[fractionDigits]!}`;
+    return undefined;
   }
-  return undefined;
+  const day = isoDateTimePrefixDay(text, start);
+  if (day < 0) return undefined;
+  let datePrefix = lastIsoDatePrefix;
+  if (day !== lastIsoDay) {
+    datePrefix = lastIsoDatePrefix = `${text.slice(start, start + 10)}T`;
+    lastIsoDay = day;
+  }
+  const fractionDigits = timeLength === 19 ? 0 : timeLength - 20;
+  return datePrefix + text.slice(start + 11, timeEnd) + (withZone ? FRACTION_PADDING_Z[fractionDigits]! : FRACTION_PADDING[fractionDigits]!);
 }
 
 function timestampTextToIso(text: string, withZone: boolean): string {
