@@ -18,6 +18,7 @@
  * bound and more ctid ranges only help the server side. The server is a throwaway one (src/embedded)
  * on this machine, so client and server share the CPUs.
  */
+import { EV_COLUMNS_SQL, insertEvRows } from './support/ev-table.js';
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -62,17 +63,10 @@ try {
   const client = new pg.Client({ connectionString: connection });
   await client.connect();
   log(`PostgreSQL ${info.major}: loading ${rows} ev rows ...`);
-  await client.query('CREATE TABLE ev (id bigserial PRIMARY KEY, account int, kind text, amount numeric(12,2), payload jsonb, created_at timestamptz)');
+  await client.query(`CREATE TABLE ev (${EV_COLUMNS_SQL})`);
   for (let first = 1; first <= rows; first += 100_000) {
     const last = Math.min(rows, first + 99_999);
-    await client.query(`
-      INSERT INTO ev (account, kind, amount, payload, created_at)
-      SELECT g % 5000,
-             (ARRAY['deposit', 'withdrawal', 'fee', 'refund'])[g % 4 + 1],
-             (g % 1000000) / 100.0,
-             jsonb_build_object('order', g, 'sku', 'SKU-' || (g % 977), 'qty', g % 7 + 1, 'gift', g % 11 = 0),
-             timestamptz '2024-01-01 00:00:00+00' + g * interval '1.000123 second'
-        FROM generate_series(${first}, ${last}) g`);
+    await client.query(insertEvRows(first, last));
   }
   // Hint bits and the visibility map set, statistics current: every case reads the same settled table.
   await client.query('VACUUM (ANALYZE, FREEZE) ev');

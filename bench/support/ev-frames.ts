@@ -7,6 +7,7 @@
  * captured once from a throwaway PostgreSQL over a walsender connection and cached in bench/.data/
  * (gitignored) as `[Int32 length][frame]...`. Delete the file to capture again.
  */
+import { EV_COLUMNS_SQL, insertEvRows } from './ev-table.js';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -46,7 +47,7 @@ async function captureEvFrames(file: string, rows: number, log: (line: string) =
   await client.connect();
   try {
     await client.query(`
-      CREATE TABLE ev (id bigserial PRIMARY KEY, account int, kind text, amount numeric(12,2), payload jsonb, created_at timestamptz);
+      CREATE TABLE ev (${EV_COLUMNS_SQL});
       CREATE PUBLICATION ev_pub FOR TABLE ev;
     `);
     // On its own: a slot cannot be created in a transaction that has written.
@@ -68,14 +69,7 @@ async function captureEvFrames(file: string, rows: number, log: (line: string) =
     try {
       for (let first = 1; first <= rows; first += TRANSACTION_ROWS) {
         const last = Math.min(rows, first + TRANSACTION_ROWS - 1);
-        await client.query(`
-          INSERT INTO ev (account, kind, amount, payload, created_at)
-          SELECT g % 5000,
-                 (ARRAY['deposit', 'withdrawal', 'fee', 'refund'])[g % 4 + 1],
-                 (g % 1000000) / 100.0,
-                 jsonb_build_object('order', g, 'sku', 'SKU-' || (g % 977), 'qty', g % 7 + 1, 'gift', g % 11 = 0),
-                 timestamptz '2024-01-01 00:00:00+00' + g * interval '1.000123 second'
-          FROM generate_series(${first}, ${last}) g`);
+        await client.query(insertEvRows(first, last));
         if (last % 100_000 === 0 || last === rows) log(`  inserted ${last}`);
       }
       const end = Lsn.parse((await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn);

@@ -8,6 +8,7 @@
  * `mixed`: transactions of 60% inserts, 30% updates and 10% deletes (of rows the previous transaction
  * inserted; REPLICA IDENTITY DEFAULT, so an update carries the new row and a delete the key).
  */
+import { EV_COLUMNS_SQL, insertEvRows } from './ev-table.js';
 import type pg from 'pg';
 import { Lsn } from '../../src/protocol/lsn.js';
 
@@ -26,12 +27,6 @@ export interface Workload {
 
 export const PUBLICATION = 'ev_pub';
 
-const ROW_VALUES = `g % 5000,
-       (ARRAY['deposit', 'withdrawal', 'fee', 'refund'])[g % 4 + 1],
-       (g % 1000000) / 100.0,
-       jsonb_build_object('order', g, 'sku', 'SKU-' || (g % 977), 'qty', g % 7 + 1, 'gift', g % 11 = 0),
-       timestamptz '2024-01-01 00:00:00+00' + g * interval '1.000123 second'`;
-
 /** In `mixed`, each transaction inserts this share of its changes; the previous one's rows are updated and deleted. */
 const MIXED_INSERTS = 0.6;
 const MIXED_UPDATES = 0.3;
@@ -39,14 +34,14 @@ const MIXED_UPDATES = 0.3;
 /** Creates the table and its publication; `mixed` seeds the rows its first transaction updates and deletes. */
 export async function createSchema(client: pg.Client, kind: WorkloadKind, transactionRows: number): Promise<void> {
   await client.query(`
-    CREATE TABLE ev (id bigserial PRIMARY KEY, account int, kind text, amount numeric(12,2), payload jsonb, created_at timestamptz)
+    CREATE TABLE ev (${EV_COLUMNS_SQL})
       -- No autovacuum: its WAL would sit between the workload's commits and differ from run to run.
       WITH (autovacuum_enabled = false);
     CREATE PUBLICATION ${PUBLICATION} FOR TABLE ev;
   `);
   if (kind === 'mixed') {
     const inserts = Math.round(transactionRows * MIXED_INSERTS);
-    await client.query(`INSERT INTO ev (account, kind, amount, payload, created_at) SELECT ${ROW_VALUES} FROM generate_series(1, ${inserts}) g`);
+    await client.query(insertEvRows(1, inserts));
   }
 }
 
@@ -76,12 +71,12 @@ export async function writeWorkload(
     const size = Math.min(transactionRows, changes - written);
     const statements: string[] = [];
     if (kind === 'inserts' || size < transactionRows) {
-      statements.push(`INSERT INTO ev (account, kind, amount, payload, created_at) SELECT ${ROW_VALUES} FROM generate_series(${nextId}, ${nextId + size - 1}) g`);
+      statements.push(insertEvRows(nextId, nextId + size - 1));
       nextId += size;
     } else {
       const previous = nextId - inserts;
       statements.push(
-        `INSERT INTO ev (account, kind, amount, payload, created_at) SELECT ${ROW_VALUES} FROM generate_series(${nextId}, ${nextId + inserts - 1}) g`,
+        insertEvRows(nextId, nextId + inserts - 1),
         `UPDATE ev SET amount = amount + 1, payload = payload || '{"updated": true}' WHERE id BETWEEN ${previous} AND ${previous + updates - 1}`,
         `DELETE FROM ev WHERE id BETWEEN ${previous + updates} AND ${previous + updates + deletes - 1}`,
       );
