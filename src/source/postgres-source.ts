@@ -402,10 +402,7 @@ export class PostgresSource {
     let floor: Lsn;
     let baseline: { snapshotName: string | null; tables: readonly TableSchema[]; client?: ReplicationClient } | undefined;
 
-    const createSlot = async (name: string, temporary: boolean, client = replication) => {
-      const created = await client.createSlot(name, { temporary, snapshot: 'export' });
-      return created;
-    };
+    const createSlot = (name: string, temporary: boolean, client = replication) => client.createSlot(name, { temporary, snapshot: 'export' });
 
     if (o.slotMode === 'ephemeral') {
       // A unique name per attempt: the previous attempt's walsender may still be exiting with its slot.
