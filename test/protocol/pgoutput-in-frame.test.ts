@@ -7,20 +7,9 @@ import { describe, expect, it } from 'vitest';
 import type { PgoutputFixture } from '../../scripts/capture-pgoutput.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { PgoutputDecoder, type PgoutputProtocolVersion } from '../../src/protocol/pgoutput.js';
+import { seededRandom } from '../support/random.js';
 
 const XLOG_DATA_HEADER = 25;
-
-/** mulberry32, so every run mutates the same way. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function inFrame(message: Buffer): Buffer {
   // The header's bytes are 'w' and LSNs in real frames; anything goes here, the decoder must not look.
@@ -54,7 +43,7 @@ function capturedStreams(): { name: string; protocolVersion: PgoutputProtocolVer
 
 describe('PgoutputDecoder#decode of a message inside an XLogData frame', () => {
   it('decodes every captured message, and refuses every mutation of one, exactly as the message alone', () => {
-    const next = random(0xf4a3e);
+    const next = seededRandom(0xf4a3e);
     let refused = 0;
     for (const stream of capturedStreams()) {
       const alone = new PgoutputDecoder({ protocolVersion: stream.protocolVersion, binary: stream.binary });

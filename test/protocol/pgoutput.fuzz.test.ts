@@ -14,6 +14,7 @@ import type { PgoutputMessage, RelationMessage, ReplicaIdentity } from '../../sr
 import { PgoutputDecoder, type PgoutputProtocolVersion } from '../../src/protocol/pgoutput.js';
 import { UNCHANGED_TOAST, type PgValue, type Row } from '../../src/protocol/row.js';
 import { encodePgoutput, type EncodableMessage, type Tuple } from '../support/pgoutput-builder.js';
+import { seededRandom } from '../support/random.js';
 
 const TEXT = 25;
 const U32 = 0xffff_ffff;
@@ -22,18 +23,6 @@ const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
 
 // --- a seeded generator for the mutations ------------------------------------------------------------
-
-/** mulberry32: small, fast, and the same sequence on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 // --- what a valid decode looks like --------------------------------------------------------------------
 
@@ -344,7 +333,7 @@ describe('PgoutputDecoder fuzzing', () => {
   });
 
   it('yields only valid messages or ProtocolErrors for 100,000 mutated frames', () => {
-    const next = random(0x5eed);
+    const next = seededRandom(0x5eed);
     const perSeed = Math.ceil(100_000 / seeds.length);
     const outcomes = { decoded: 0, refused: 0 };
     for (const seed of seeds) {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binaryParser, SESSION_SETTINGS, sessionSettingsOptions, textParser, TypeOid } from '../../src/protocol/values.js';
 import { BINARY_STAYS_BUFFER, captureWideTable, expectedRow, readBinaryCopy, type WideTableCapture } from '../fixtures/values/wide-table.js';
 import { createTestDatabase, testServer, type TestDatabase } from '../support/postgres.js';
+import { seededRandom } from '../support/random.js';
 
 let database: TestDatabase;
 let client: pg.Client;
@@ -22,18 +23,6 @@ afterAll(async () => {
   await client.end();
   await database.drop();
 });
-
-/** Deterministic pseudo-random numbers, so a failure can be reproduced. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface PrintedAndSent {
   text: string;
@@ -83,7 +72,7 @@ describe(`value converters on PostgreSQL ${testServer().major}`, () => {
   });
 
   it('reads every float4 from its send bytes as its shortest text reads: powers of two, ties, random bits', async () => {
-    const next = random(4);
+    const next = seededRandom(4);
     const bits = Buffer.alloc(4);
     const floats: string[] = [];
     for (let exponent = -149; exponent <= 127; exponent++) floats.push((2 ** exponent).toPrecision(9), (-(2 ** exponent)).toPrecision(9));
@@ -99,7 +88,7 @@ describe(`value converters on PostgreSQL ${testServer().major}`, () => {
   });
 
   it('reads every float8 from its send bytes as from its text', async () => {
-    const next = random(8);
+    const next = seededRandom(8);
     const bits = Buffer.alloc(8);
     const doubles: string[] = [];
     for (let index = 0; index < 10_000; index++) {
@@ -113,7 +102,7 @@ describe(`value converters on PostgreSQL ${testServer().major}`, () => {
   });
 
   it('prints numeric from its send bytes exactly as numeric_out, scale and every digit', async () => {
-    const next = random(1700);
+    const next = seededRandom(1700);
     const digits = (count: number) => Array.from({ length: count }, () => Math.floor(next() * 10)).join('');
     const numerics: string[] = ['0', '0.00', 'NaN', 'Infinity', '-Infinity', '1e-40', '-1e40', '10000', '0.0001', '99999999.99999999'];
     for (let index = 0; index < 5_000; index++) {
@@ -128,7 +117,7 @@ describe(`value converters on PostgreSQL ${testServer().major}`, () => {
   });
 
   it('formats timestamps, timestamptz and dates from their send bytes as from their text, 4713 BC to 294276 AD', async () => {
-    const next = random(1114);
+    const next = seededRandom(1114);
     // The first and last days of PostgreSQL's timestamp range: 4714-11-24 BC and 294276-12-31.
     const days: number[] = [-2_451_545, 106_751_982, 0, -1, -730_119, 2_914_635];
     const micros: number[] = [0, 86_399_999_999, 1, 500_000, 43_200_000_000, 86_399_999_999];
@@ -154,7 +143,7 @@ describe(`value converters on PostgreSQL ${testServer().major}`, () => {
   });
 
   it('prints time, timetz and interval from their send bytes exactly as PostgreSQL prints them', async () => {
-    const next = random(1186);
+    const next = seededRandom(1186);
     const times: number[] = [0, 86_400_000_000, 1, 100_000, 43_200_000_000];
     const zones: string[] = ['+00', '-15:59:59', '+15:59', '+05:30', '-00:00:01'];
     const months: number[] = [0, 1, -1, 12, -14, 2_136_000_000];

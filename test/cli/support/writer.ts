@@ -3,6 +3,7 @@
 // of operations follows a seeded generator; what the tests assert never depends on the timing.
 import type pg from 'pg';
 import type { TestDatabase } from '../../support/postgres.js';
+import { seededRandom } from '../../support/random.js';
 
 export const ITEMS_SCHEMA = `
   CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL, price numeric(10,2) NOT NULL, tags jsonb);
@@ -24,21 +25,9 @@ export interface WriteLoad {
   stop(): Promise<number>;
 }
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed with the same operations. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function startWriteLoad(db: TestDatabase, options: { firstId: number; seed?: number }): Promise<WriteLoad> {
   const client = await db.client();
-  const random = generator(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   const state = { running: true, committed: 0, nextId: options.firstId };
   const pick = (): number => 1 + Math.floor(random() * (state.nextId - 1));
   const step = async (connection: pg.Client): Promise<void> => {
